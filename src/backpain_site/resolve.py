@@ -1,0 +1,273 @@
+"""Stage 2, resolve: a validated `Site` -> a `ResolvedSite` ready to render.
+
+Input: `Site`. Output: every Markdown body as safe HTML with its page's numbered reference list,
+every reference formatted once in the site's CSL style, "cited by" backlinks, studies grouped by
+condition, and the problems found on the way (unknown citation keys, broken internal links,
+links with forbidden schemes, references nobody cites). Nothing is written or rendered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from .bibliography import Reference
+from .citations import CitationUse, find_citations, number_in_order
+from .content import Site, Source, Study
+from .csl import FormattedReference, format_references
+from .evidence import DESIGNS
+from .markdown_body import MarkdownConverter, cite_anchor
+from .problems import Problem, did_you_mean, error, warning
+from .urls import Urls, reference_slug
+
+
+@dataclass(frozen=True)
+class CitedReference:
+    number: int
+    key: str
+    html: str
+    text: str
+    url: str
+    anchor: str  # where on the citing page the reference is first cited
+
+
+@dataclass(frozen=True)
+class ResolvedBody:
+    html: str
+    references: tuple[CitedReference, ...]
+
+
+@dataclass(frozen=True)
+class Backlink:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ResolvedSite:
+    site: Site
+    urls: Urls
+    formatted: Mapping[str, FormattedReference]
+    bodies: Mapping[tuple[str, str], ResolvedBody]  # (kind, slug) -> body
+    claims_references: tuple[CitedReference, ...]
+    cited_by: Mapping[str, tuple[Backlink, ...]]
+    studies_by_condition: Mapping[str, tuple[Study, ...]]
+    studies_by_reference: Mapping[str, tuple[Study, ...]]
+    bibliography_order: tuple[str, ...]
+
+
+def _internal_paths(site: Site, urls: Urls) -> set[str]:
+    paths = {urls.home(), urls.references(), urls.claims(), urls.studies()}
+    paths |= {urls.condition(c.slug) for c in site.conditions}
+    paths |= {urls.study(s.slug) for s in site.studies}
+    paths |= {urls.page(p.slug) for p in site.pages}
+    paths |= {urls.reference(r.key) for r in site.references}
+    paths |= {urls.static(f.path.name) for f in site.static_files}
+    return paths
+
+
+def _line_of_link(source: Source, href: str) -> int:
+    for offset, line in enumerate(source.body.split("\n")):
+        if href in line:
+            return source.body_line + offset
+    return source.body_line
+
+
+def _check_links(
+    source: Source, links: Iterable[str], known: set[str], urls: Urls, problems: list[Problem]
+) -> None:
+    for href in links:
+        parts = urlsplit(href)
+        line = _line_of_link(source, href)
+        if parts.scheme:
+            if parts.scheme.lower() not in ("http", "https", "mailto"):
+                problems.append(
+                    error(
+                        source.path,
+                        line,
+                        f"link '{href}' uses a scheme that is "
+                        "not allowed (use https:// or a site link)",
+                    )
+                )
+            continue
+        if href.startswith("#") or not href:
+            continue
+        if not href.startswith("/") or href.startswith("//"):
+            problems.append(
+                error(
+                    source.path,
+                    line,
+                    f"link '{href}': write site links from the root, e.g. '/studies/wang-2000/'",
+                )
+            )
+            continue
+        target = urls.site_relative(parts.path)
+        if target not in known:
+            problems.append(
+                error(
+                    source.path,
+                    line,
+                    f"broken link '{href}': no such page{did_you_mean(target, known)}",
+                )
+            )
+
+
+def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
+    problems: list[Problem] = []
+    urls = Urls(site.config.base_url)
+    by_key = {r.key: r for r in site.references}
+    known_keys = set(by_key)
+    formatted = format_references(list(site.references), site.config.citation_style)
+    titles = {key: f.text for key, f in formatted.items()}
+    converter = MarkdownConverter(urls)
+    known_paths = _internal_paths(site, urls)
+
+    slugs: dict[str, str] = {}
+    for reference in site.references:
+        slug = reference_slug(reference.key)
+        if slug in slugs:
+            problems.append(
+                error(
+                    site.bibliography_path,
+                    reference.line,
+                    f"key '{reference.key}' gives the same page address as "
+                    f"'{slugs[slug]}' (/references/{slug}/)",
+                )
+            )
+        slugs[slug] = reference.key
+
+    def checked_uses(source: Source) -> list[CitationUse]:
+        uses = find_citations(source.body, source.body_line)
+        for use in uses:
+            if use.key not in known_keys:
+                problems.append(
+                    error(
+                        source.path,
+                        use.line,
+                        f"unknown reference '{use.key}'{did_you_mean(use.key, known_keys)}",
+                    )
+                )
+        return [u for u in uses if u.key in known_keys]
+
+    def cited(numbers: dict[str, int], occurrences: dict[str, int]) -> tuple[CitedReference, ...]:
+        return tuple(
+            CitedReference(
+                number,
+                key,
+                formatted[key].html,
+                formatted[key].text,
+                urls.reference(key),
+                cite_anchor(key, 1) if occurrences.get(key) else f"ref-{number}",
+            )
+            for key, number in numbers.items()
+        )
+
+    bodies: dict[tuple[str, str], ResolvedBody] = {}
+    cited_by: dict[str, list[tuple[int, str, Backlink]]] = {key: [] for key in known_keys}
+    kind_order = {"conditions": 0, "studies": 1, "claims": 2, "pages": 3}
+
+    def add_page(source: Source, title: str, url: str, extra_keys: Iterable[str] = ()) -> None:
+        uses = checked_uses(source)
+        numbers = number_in_order(
+            [u.key for u in uses] + [k for k in extra_keys if k in known_keys]
+        )
+        occurrences: dict[str, int] = {}
+        body = converter.convert(source.body, numbers, titles, occurrences)
+        _check_links(source, body.links, known_paths, urls, problems)
+        references = cited(numbers, occurrences)
+        bodies[(source.kind, source.slug)] = ResolvedBody(body.html, references)
+        for ref in references:
+            cited_by[ref.key].append(
+                (kind_order[source.kind], title, Backlink(title, f"{url}#{ref.anchor}"))
+            )
+
+    for condition in site.conditions:
+        add_page(condition.source, condition.title, urls.condition(condition.slug))
+    for study in site.studies:
+        add_page(study.source, study.title, urls.study(study.slug), study.references)
+    for page in site.pages:
+        add_page(page.source, page.title, urls.page(page.slug))
+
+    # All claims share one page, so they share one numbering and one reference list.
+    claim_uses = {c.slug: checked_uses(c.source) for c in site.claims}
+    claim_numbers = number_in_order(
+        key
+        for c in site.claims
+        for key in [u.key for u in claim_uses[c.slug]]
+        + [k for k in c.references if k in known_keys]
+    )
+    claim_occurrences: dict[str, int] = {}
+    for claim in site.claims:
+        body = converter.convert(claim.source.body, claim_numbers, titles, claim_occurrences)
+        _check_links(claim.source, body.links, known_paths, urls, problems)
+        bodies[("claims", claim.slug)] = ResolvedBody(body.html, ())
+    claims_references = cited(claim_numbers, claim_occurrences)
+    for ref in claims_references:
+        cited_by[ref.key].append(
+            (
+                kind_order["claims"],
+                "Checking the claims",
+                Backlink("Checking the claims", f"{urls.claims()}#{ref.anchor}"),
+            )
+        )
+
+    for reference in site.references:
+        if not cited_by[reference.key]:
+            problems.append(
+                warning(
+                    site.bibliography_path,
+                    reference.line,
+                    f"reference '{reference.key}' is not cited by any page",
+                )
+            )
+
+    by_condition = {
+        c.slug: tuple(
+            sorted(
+                (s for s in site.studies if c.slug in s.conditions),
+                key=lambda s: _strength(s, by_key),
+            )
+        )
+        for c in site.conditions
+    }
+    by_reference: dict[str, list[Study]] = {}
+    for study in site.studies:
+        for key in study.references:
+            by_reference.setdefault(key, []).append(study)
+
+    resolved = ResolvedSite(
+        site=site,
+        urls=urls,
+        formatted=MappingProxyType(formatted),
+        bodies=MappingProxyType(bodies),
+        claims_references=claims_references,
+        cited_by=MappingProxyType(
+            {k: tuple(b for _, _, b in sorted(v, key=lambda x: x[:2])) for k, v in cited_by.items()}
+        ),
+        studies_by_condition=MappingProxyType(by_condition),
+        studies_by_reference=MappingProxyType({k: tuple(v) for k, v in by_reference.items()}),
+        bibliography_order=tuple(r.key for r in sorted(site.references, key=_sort_key)),
+    )
+    return resolved, problems
+
+
+def _year(reference: Reference) -> int:
+    return int(reference.year) if reference.year.isdigit() else 0
+
+
+def study_year(study: Study, references: Mapping[str, Reference]) -> int:
+    """A study's year is its newest reference's year (written once, in the .bib)."""
+    return max((_year(references[k]) for k in study.references if k in references), default=0)
+
+
+def _strength(study: Study, references: Mapping[str, Reference]) -> tuple[int, int, str]:
+    """Strongest designs first; within a design, newest first."""
+    return (DESIGNS[study.design].rank, -study_year(study, references), study.slug)
+
+
+def _sort_key(reference: Reference) -> tuple[str, int, str]:
+    first = reference.authors[0] if reference.authors else None
+    name = (first.literal or first.family) if first else reference.get("title")
+    return (name.lower(), _year(reference), reference.key)
