@@ -219,7 +219,7 @@ def load_bibliography(text: str, path: str) -> tuple[list[Reference], list[Probl
                         f"entry '{entry.key}': missing comma before field '{swallowed.group(1)}'",
                     )
                 )
-                continue
+                raw_value = raw_value[: swallowed.start()].strip().strip("{}")
             if name in ("author", "editor") or name in VERBATIM_FIELDS:
                 value = " ".join(raw_value.split())
             else:

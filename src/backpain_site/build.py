@@ -43,6 +43,7 @@ def build(
     site, problems = load_site(source, today=today)
     outputs: dict[PurePosixPath, bytes] = {}
     if site is not None:
+        # Resolve even when loading found errors, so one run reports every problem.
         resolved, found = resolve(site)
         problems += found
         if not errors_in(problems):

@@ -177,6 +177,10 @@ class Site:
     bibliography_path: str
     static_files: tuple[StaticFile, ...]
     templates_dir: str
+    # Files that exist but failed validation: their bodies are still checked (citations,
+    # links) so that one build reports every problem, and links to them are not "broken".
+    invalid_sources: tuple[Source, ...] = ()
+    file_slugs: tuple[tuple[str, str], ...] = ()  # (kind, slug) of every content file
 
 
 def _review(v: Validated) -> ReviewDates:

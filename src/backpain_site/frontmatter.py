@@ -104,6 +104,10 @@ def parse_yaml(text: str, path: str, first_line: int = 1) -> tuple[Mapping | Non
         return None, [error(path, line, f"YAML syntax error: {what}")]
     except yaml.YAMLError as exc:
         return None, [error(path, first_line, f"YAML error: {exc}")]
+    alias = _first_alias(text) if "*" in text else None
+    if alias is not None:
+        message = "YAML aliases (*name) are not allowed; write the value"
+        return None, [error(path, first_line + alias, message)]
     if root is None:
         return None, [error(path, first_line, "front matter is empty; expected 'key: value' lines")]
     problems: list[Problem] = []
@@ -113,6 +117,14 @@ def parse_yaml(text: str, path: str, first_line: int = 1) -> tuple[Mapping | Non
     if not isinstance(node, Mapping):
         return None, [error(path, node.line, "expected 'key: value' lines (a mapping) at the top")]
     return node, []
+
+
+def _first_alias(text: str) -> int | None:
+    """Line (0-based) of the first alias; composing hides where an alias was written."""
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            return int(event.start_mark.line)
+    return None
 
 
 def _convert(

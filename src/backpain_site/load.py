@@ -2,7 +2,9 @@
 
 Input: the project root holding `content/`, `templates/` and `static/`.
 Output: `(Site | None, problems)`. Every file is read and checked before anything is built,
-and every problem found is returned (not just the first); `Site` is None when any is an error.
+and every problem found is returned (not just the first). `Site` holds the files that passed
+(and the bodies of those that did not, for later checks); it is None only when the site
+settings cannot be read. Any error in `problems` means the site must not be rendered.
 """
 
 from __future__ import annotations
@@ -235,6 +237,7 @@ def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, li
 
     loaded: dict[str, list[object]] = {kind: [] for kind in CONTENT_KINDS}
     all_slugs: dict[str, set[str]] = {kind: set() for kind in CONTENT_KINDS}
+    invalid: list[Source] = []
     months = config.review_interval_months if config else 36
     for kind, (schema, build) in CONTENT_KINDS.items():
         for path in _content_files(root / "content" / kind, root, problems):
@@ -248,6 +251,9 @@ def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, li
             validated = validate(document.meta, schema, shown, file_problems)
             problems.extend(file_problems)
             if errors_in(file_problems):
+                invalid.append(
+                    Source(kind, path.stem, shown, document.body, document.body_line, validated)
+                )
                 continue
             source = Source(kind, path.stem, shown, document.body, document.body_line, validated)
             item = build(source)
@@ -322,7 +328,7 @@ def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, li
     if not templates_dir.is_dir():
         problems.append(error("templates", 0, "missing templates/ folder"))
 
-    if errors_in(problems) or config is None:
+    if config is None:
         return None, sorted(problems)
     site = Site(
         root=str(root),
@@ -336,5 +342,9 @@ def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, li
         bibliography_path=bib_shown,
         static_files=static_files,
         templates_dir=str(templates_dir),
+        invalid_sources=tuple(invalid),
+        file_slugs=tuple(
+            sorted((kind, slug) for kind, slugs in all_slugs.items() for slug in slugs)
+        ),
     )
     return site, sorted(problems)

@@ -89,7 +89,7 @@ class _CitationPattern(InlineProcessor):
         super().__init__(CITATION.pattern)
         self.state = state
 
-    def handleMatch(  # type: ignore[override]  # noqa: N802 - Python-Markdown calls it so
+    def handleMatch(  # type: ignore[override]
         self, m: re.Match[str], data: str
     ) -> tuple[etree.Element, int, int]:
         sup = etree.Element("sup")

@@ -65,6 +65,7 @@ def _internal_paths(site: Site, urls: Urls) -> set[str]:
     paths |= {urls.page(p.slug) for p in site.pages}
     paths |= {urls.reference(r.key) for r in site.references}
     paths |= {urls.static(f.path.name) for f in site.static_files}
+    paths |= {urls.for_item(kind, slug) for kind, slug in site.file_slugs if kind != "claims"}
     return paths
 
 
@@ -213,8 +214,13 @@ def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
             )
         )
 
+    for source in site.invalid_sources:  # not rendered, but their problems are still reported
+        checked_uses(source)
+        body = converter.convert(source.body, {}, {})
+        _check_links(source, body.links, known_paths, urls, problems)
+
     for reference in site.references:
-        if not cited_by[reference.key]:
+        if not cited_by[reference.key] and not site.invalid_sources:
             problems.append(
                 warning(
                     site.bibliography_path,
