@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from backpain_site.build import build
+
 from conftest import REPO, TODAY
 from sitecheck import broken_links, parse
-
-from backpain_site.build import build
 
 
 def test_fixture_site_builds_every_page(project: Callable[..., Path], tmp_path: Path) -> None:

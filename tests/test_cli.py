@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import REPO, STUDY
-
 from backpain_site.cli import main
+
+from conftest import REPO, STUDY
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -75,7 +75,7 @@ def test_list_at_top_level_is_refused() -> None:
 
 
 def test_invalid_utf8_names_line_and_column() -> None:
-    text, problems = decode("---\ntitle: caf".encode() + b"\xe9\n", "x.md")
+    text, problems = decode(b"---\ntitle: caf" + b"\xe9\n", "x.md")
     assert text is None
     assert problems == [
         error("x.md", 2, "column 11: not valid UTF-8 (byte 0xe9); save the file as UTF-8")

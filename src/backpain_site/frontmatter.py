@@ -122,7 +122,7 @@ def parse_yaml(text: str, path: str, first_line: int = 1) -> tuple[Mapping | Non
 def _first_alias(text: str) -> int | None:
     """Line (0-based) of the first alias; composing hides where an alias was written."""
     for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent):
+        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
             return int(event.start_mark.line)
     return None
 
