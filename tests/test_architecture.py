@@ -9,15 +9,21 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "backpain_site"
 
 # Each module with the modules it may import from the package.
 LAYERS = [
-    {"problems", "evidence", "urls", "citations"},
+    {"problems", "evidence", "urls", "citations", "paths", "markdown_checks", "csl_fixes", "cache"},
+    {"output_tree", "progress"},
     {"frontmatter"},
     {"schema", "bibliography"},
-    {"content", "csl"},
-    {"load", "markdown_body"},
+    {"content", "csl", "fieldhelp", "bibliography_parts"},
+    {"findings", "evidence_map", "jsonld", "readability", "scaffold", "page_memo"},
+    {"load", "markdown_body", "exports"},
+    {"remembered"},
     {"resolve"},
+    {"discovery", "bibliography_pages"},
     {"render"},
     {"writer"},
-    {"build"},
+    {"incremental", "prefetch"},
+    {"build", "report"},
+    {"new", "schema_export", "serve"},
     {"cli", "__init__"},
     {"__main__"},
 ]

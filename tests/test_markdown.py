@@ -11,11 +11,12 @@ def convert(text: str, numbers: dict[str, int] | None = None) -> str:
 
 
 def test_citations_link_to_the_page_reference_list() -> None:
+    # AMA (the default style): superscripts right after the word, outside a period or comma.
     assert convert("Text [@a; @b] again [@a].", {"a": 1, "b": 2}) == (
-        '<p>Text <sup class="citation"><a class="cite" href="#ref-1" id="cite-a-1" '
+        '<p>Text<sup class="citation"><a class="cite" href="#ref-1" id="cite-a-1" '
         'title="Title a">1</a>,<a class="cite" href="#ref-2" id="cite-b-1" title="Title b">2</a>'
-        '</sup> again <sup class="citation"><a class="cite" href="#ref-1" id="cite-a-2" '
-        'title="Title a">1</a></sup>.</p>'
+        '</sup> again.<sup class="citation"><a class="cite" href="#ref-1" id="cite-a-2" '
+        'title="Title a">1</a></sup></p>'
     )
 
 

@@ -7,16 +7,20 @@ and the problems found, each at the `.bib` file's own line.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import bibtexparser
+from bibtexparser.exceptions import BlockAbortedException
 from bibtexparser.middlewares.names import (
     parse_single_name_into_parts,
     split_multiple_persons_names,
 )
-from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock
+from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, ImplicitComment
 from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latexwalker import get_default_latex_context_db
 
 from .problems import Problem, did_you_mean, error, warning
 
@@ -87,13 +91,33 @@ FIELDS = frozenset(
     }
 )
 _FORMATS = {
-    "doi": (re.compile(r"^10\.\d{4,9}/\S+$"), "a DOI looks like 10.1234/abc"),
+    # Identifiers become links, so quotes, angle brackets and spaces are refused, not escaped.
+    "doi": (re.compile(r'^10\.\d{4,9}/[^\s"<>\\]+$'), "a DOI looks like 10.1234/abc"),
     "pmid": (re.compile(r"^[1-9]\d{0,8}$"), "a PMID is a number"),
     "pmcid": (re.compile(r"^PMC\d+$"), "a PMCID looks like PMC1234567"),
+    "registry": (
+        re.compile(r"^(NCT\d{8}|ISRCTN\d{8}|(?!NCT|ISRCTN)[A-Za-z][\w/.-]*\d[\w/.-]*)$"),
+        "a trial registration looks like NCT01234567 or ISRCTN12345678",
+    ),
     "year": (re.compile(r"^\d{4}$"), "a year has four digits"),
-    "url": (re.compile(r"^https?://\S+$"), "a URL starts with http:// or https://"),
+    "url": (
+        re.compile(r'^https?://[^\s"<>\\^`{|}]+$'),
+        "a URL starts with http:// or https:// and has no spaces, quotes or angle brackets",
+    ),
 }
+# A key must be citable as `[@key]` (citations.CITATION) and end in a letter or digit.
+_KEY = re.compile(r"^[\w:.+/-]*[^\W_]$")
 _LATEX = LatexNodes2Text(math_mode="verbatim", keep_comments=False)
+# pylatexenc builds this database on every call unless given one; parsing only reads it.
+_LATEX_CONTEXT = get_default_latex_context_db()
+# Text without any of these has nothing for LaTeX decoding to change (dashes and quotes too).
+_LATEX_MARKUP = re.compile(r"[\\{}$~%&#^_`]|--|''")
+_MAX_BRACE_DEPTH = 20  # pylatexenc recurses once per level; real titles need two or three
+_HTML_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--")
+# Both libraries log parse trouble to stderr; every problem is reported here instead.
+for _library in ("bibtexparser", "pylatexenc"):
+    logging.getLogger(_library).addHandler(logging.NullHandler())
+    logging.getLogger(_library).propagate = False
 _BARE_SPECIAL = re.compile(r"(?<!\\)([%&#])")
 # Identifiers and addresses are verbatim: LaTeX decoding would eat their `%`, `&` and `~`.
 VERBATIM_FIELDS = frozenset({"doi", "pmid", "pmcid", "registry", "url", "urldate", "isbn", "issn"})
@@ -109,6 +133,9 @@ class Name:
     literal: str = ""  # a corporate author written in double braces
 
 
+Segments = tuple[tuple[str, bool], ...]  # (text, protected from case changes)
+
+
 @dataclass(frozen=True)
 class Reference:
     key: str
@@ -117,20 +144,130 @@ class Reference:
     authors: tuple[Name, ...]
     editors: tuple[Name, ...]
     line: int
-    raw: str  # the entry as written, for downloads
+    raw: str  # the entry as written
+    # Every known field as written (LaTeX and braces kept), author and editor included: downloads
+    # are made from these, so `{MRI}` and `M{\"u}ller` reach a reader's BibTeX as the editor wrote.
+    source_fields: tuple[tuple[str, str], ...] = ()
+    # Text fields holding `{Protected}` words, split into (text, protected) runs.
+    cased: tuple[tuple[str, Segments], ...] = ()
 
     def get(self, name: str, default: str = "") -> str:
-        return next((value for key, value in self.fields if key == name), default)
+        return self._by_name.get(name, default)
+
+    @cached_property
+    def _by_name(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for key, value in self.fields:
+            found.setdefault(key, value)  # the first, as the file gives it
+        return found
+
+    def segments(self, name: str) -> Segments:
+        """A text field as runs of plain and case-protected text (one plain run if none)."""
+        found = next((runs for key, runs in self.cased if key == name), None)
+        if found is not None:
+            return found
+        value = self.get(name)
+        return ((value, False),) if value else ()
 
     @property
     def year(self) -> str:
         return self.get("year") or self.get("date")[:4]
 
 
+class LatexTooDeep(ValueError):
+    """LaTeX nested so deeply (environments in environments...) that decoding it would recurse
+    past Python's limit."""
+
+
+def _decode_latex(text: str) -> str:
+    try:
+        decoded: str = _LATEX.latex_to_text(text, latex_context=_LATEX_CONTEXT)
+    except RecursionError as exc:
+        raise LatexTooDeep(text[:40]) from exc
+    return decoded
+
+
 def latex_to_text(value: str) -> str:
     """Decode LaTeX markup to Unicode text; a bare `%`, `&` or `#` is text here, as editors mean."""
-    decoded: str = _LATEX.latex_to_text(_BARE_SPECIAL.sub(r"\\\1", value))
-    return " ".join(decoded.split())
+    if not _LATEX_MARKUP.search(value):
+        return " ".join(value.split())
+    return " ".join(_decode_latex(_BARE_SPECIAL.sub(r"\\\1", value)).split())
+
+
+def brace_depth(value: str) -> int:
+    """How deeply `{}` nest in `value` (escaped braces aside)."""
+    depth = deepest = 0
+    for match in re.finditer(r"(?<!\\)[{}]", value):
+        depth += 1 if match.group() == "{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def protected_segments(value: str) -> Segments:
+    """Split a BibTeX value at its top-level brace groups: `an {iPhone} app` gives
+    ('an', False), ('iPhone', True), ('app', False) with their spaces. A group that starts with a
+    command (`{\\"u}`, `{\\O}`) is a special character, not a protected word. Runs are decoded."""
+    runs: list[tuple[str, bool]] = []
+    plain = ""
+    index = 0
+    while index < len(value):
+        char = value[index]
+        if char == "\\":
+            plain += value[index : index + 2]
+            index += 2
+            continue
+        end = _closing_brace(value, index) if char == "{" else None
+        if end is None:
+            plain += char
+            index += 1
+            continue
+        inner = value[index + 1 : end]
+        if inner.startswith("\\"):
+            plain += value[index : end + 1]
+        else:
+            runs += [(plain, False), (inner, True)]
+            plain = ""
+        index = end + 1
+    runs.append((plain, False))
+    decoded = [(_decode_run(text), protected) for text, protected in runs if text]
+    # Joined, the runs read exactly as `latex_to_text` of the whole value does.
+    return tuple((text, protected) for text, protected in _trim(decoded) if text)
+
+
+def _closing_brace(value: str, start: int) -> int | None:
+    depth = 0
+    index = start
+    while index < len(value):
+        char = value[index]
+        if char == "\\":
+            index += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            return index
+        index += 1
+    return None
+
+
+def _decode_run(text: str) -> str:
+    decoded = _decode_latex(_BARE_SPECIAL.sub(r"\\\1", text))
+    collapsed = " ".join(decoded.split())
+    lead = " " if decoded[:1].isspace() and collapsed else ""
+    trail = " " if decoded[-1:].isspace() and collapsed else ""
+    return f"{lead}{collapsed}{trail}" if collapsed else (" " if decoded else "")
+
+
+def _trim(runs: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Drop the outer spaces and double spaces at run seams, as `latex_to_text` does."""
+    out: list[tuple[str, bool]] = []
+    for text, protected in runs:
+        if out and out[-1][0].endswith(" ") and text.startswith(" "):
+            text = text[1:]
+        out.append((text, protected))
+    if out:
+        out[0] = (out[0][0].lstrip(), out[0][1])
+        out[-1] = (out[-1][0].rstrip(), out[-1][1])
+    return out
 
 
 def parse_names(value: str) -> tuple[Name, ...]:
@@ -178,13 +315,33 @@ def load_bibliography(text: str, path: str) -> tuple[list[Reference], list[Probl
             key = _key_from_raw(raw)
             what = f"entry '{key}'" if key else "entry"
             problems.append(
-                error(path, line, f"{what} could not be read: {_first_line(str(block.error))}")
+                error(path, line, f"{what} could not be read: {_why_unreadable(block.error, text)}")
             )
+    # Where each unreadable entry stopped: what follows is its own remains, already reported.
+    stopped = {
+        (b.start_line or 0) + (b.raw or "").count("\n")
+        for b in library.failed_blocks
+        if isinstance(b.error, BlockAbortedException)
+    }
+    for comment in library.comments:
+        # Text between entries is a comment to BibTeX, so a broken entry's remains would vanish.
+        if isinstance(comment, ImplicitComment) and comment.start_line not in stopped:
+            problems.extend(_stray_text(comment, path))
     references: list[Reference] = []
     seen_doi: dict[str, str] = {}
+    seen_pmid: dict[str, str] = {}
     for entry in library.entries:
         line = (entry.start_line or 0) + 1
         entry_type = entry.entry_type.lower()
+        if not _KEY.match(entry.key):
+            problems.append(
+                error(
+                    path,
+                    line,
+                    f"entry key '{entry.key}' cannot be cited; use letters, digits "
+                    "and : . + / - _ (e.g. 'smith2020trial')",
+                )
+            )
         if entry_type not in ENTRY_TYPES:
             problems.append(
                 error(
@@ -195,9 +352,18 @@ def load_bibliography(text: str, path: str) -> tuple[list[Reference], list[Probl
                 )
             )
         fields: list[tuple[str, str]] = []
+        source: list[tuple[str, str]] = []
+        cased: list[tuple[str, Segments]] = []
+        given: set[str] = set()
         for fld in entry.fields:
             name = fld.key.lower()
             field_line = (fld.start_line or entry.start_line or 0) + 1
+            if name in given:  # bibtexparser only catches repeats spelled in the same case
+                problems.append(
+                    error(path, field_line, f"entry '{entry.key}' gives {name} more than once")
+                )
+                continue
+            given.add(name)
             if name not in FIELDS:
                 problems.append(
                     warning(
@@ -220,43 +386,102 @@ def load_bibliography(text: str, path: str) -> tuple[list[Reference], list[Probl
                     )
                 )
                 raw_value = raw_value[: swallowed.start()].strip().strip("{}")
+            if brace_depth(raw_value) > _MAX_BRACE_DEPTH:
+                problems.append(
+                    error(
+                        path,
+                        field_line,
+                        f"entry '{entry.key}': {name} has braces nested more than "
+                        f"{_MAX_BRACE_DEPTH} deep",
+                    )
+                )
+                raw_value = re.sub(r"[{}\\]", "", raw_value)  # read the rest as plain text
+            markup = _HTML_MARKUP.search(raw_value) if name not in VERBATIM_FIELDS else None
+            if markup:
+                problems.append(
+                    warning(
+                        path,
+                        field_line,
+                        f"entry '{entry.key}': {name} holds HTML ('{markup.group()[:40]}'), "
+                        "which is shown as text; write plain text or LaTeX",
+                    )
+                )
+            source.append((name, raw_value.strip()))
             if name in ("author", "editor") or name in VERBATIM_FIELDS:
                 value = " ".join(raw_value.split())
             else:
-                value = latex_to_text(raw_value)
+                try:
+                    value = latex_to_text(raw_value)
+                    runs = protected_segments(raw_value) if "{" in raw_value else ()
+                except LatexTooDeep:
+                    problems.append(_too_deep(path, field_line, entry.key, name))
+                    value, runs = " ".join(re.sub(r"[{}\\]", " ", raw_value).split()), ()
+                if any(protected for _, protected in runs):
+                    cased.append((name, runs))
             fmt = _FORMATS.get(name)
             if fmt and not fmt[0].match(value):
                 problems.append(
                     error(
                         path,
                         field_line,
-                        f"entry '{entry.key}': {name} '{value}' is not well-formed ({fmt[1]})",
+                        f"entry '{entry.key}': {name} '{value}' is not well-formed "
+                        f"({_identifier_hint(name, value) or fmt[1]})",
                     )
                 )
             fields.append((name, value))
         values = dict(fields)
         if "title" not in values:
             problems.append(error(path, line, f"entry '{entry.key}' has no title"))
-        doi = values.get("doi", "").lower()
-        if doi:
-            if doi in seen_doi:
+        # A DOI is case-insensitive; a PubMed ID is a number. Either names one article.
+        for field, label, seen in (("doi", "DOI", seen_doi), ("pmid", "PMID", seen_pmid)):
+            identifier = values.get(field, "").lower()
+            if not identifier:
+                continue
+            if identifier in seen:
                 problems.append(
-                    error(path, line, f"entry '{entry.key}' has the same DOI as '{seen_doi[doi]}'")
+                    error(
+                        path,
+                        line,
+                        f"entry '{entry.key}' has the same {label} as '{seen[identifier]}'",
+                    )
                 )
             else:
-                seen_doi[doi] = entry.key
+                seen[identifier] = entry.key
+        try:
+            authors = parse_names(values.get("author", ""))
+            editors = parse_names(values.get("editor", ""))
+        except LatexTooDeep:
+            problems.append(_too_deep(path, line, entry.key, "author or editor"))
+            authors = editors = ()
         references.append(
             Reference(
                 key=entry.key,
                 entry_type=entry_type,
                 fields=tuple((k, v) for k, v in fields if k not in ("author", "editor")),
-                authors=parse_names(values.get("author", "")),
-                editors=parse_names(values.get("editor", "")),
+                authors=authors,
+                editors=editors,
                 line=line,
                 raw=entry.raw or "",
+                source_fields=tuple(source),
+                cased=tuple(cased),
             )
         )
     return references, problems
+
+
+_DOI_URL = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)(10\..+)$", re.IGNORECASE)
+_PREFIXED_ID = re.compile(r"^(?:PMID|PMCID)\s*:?\s*(PMC\d+|\d+)$", re.IGNORECASE)
+
+
+def _identifier_hint(name: str, value: str) -> str:
+    """The fix for an identifier written as a link or with its label, if that is the mistake."""
+    url = _DOI_URL.match(value) if name == "doi" else None
+    if url:
+        return f"write the DOI alone: '{url.group(1)}'"
+    labelled = _PREFIXED_ID.match(value) if name in ("pmid", "pmcid") else None
+    if labelled and _FORMATS[name][0].match(labelled.group(1)):
+        return f"write the {name.upper()} alone: '{labelled.group(1)}'"
+    return ""
 
 
 def _key_from_raw(raw: str) -> str:
@@ -266,3 +491,50 @@ def _key_from_raw(raw: str) -> str:
 
 def _first_line(text: str) -> str:
     return " ".join(text.strip().splitlines()[:2]) if text.strip() else "syntax error"
+
+
+_ABORT_REASONS = (
+    (re.compile(r"Unexpectedly reached end of file"), "it is not closed before the file ends"),
+    (re.compile(r"closing `\"`"), "a closing '\"' is missing before the entry on line {next}"),
+    (
+        re.compile(r"Was still looking for"),
+        "a closing '}}' is missing before the entry on line {next}",
+    ),
+    (re.compile(r"Expected comma after entry key"), "a ',' is missing after the entry key"),
+    (re.compile(r"Expected a `=` after entry key `([^`]*)`"), "field '{0}' has no '= value'"),
+    (re.compile(r"Expected (?:a `=`|equals sign) after"), "a field name is not followed by '='"),
+    (re.compile(r"after a closed entry field value"), "a ',' is missing after a field value"),
+)
+
+
+def _why_unreadable(exc: Exception | None, text: str) -> str:
+    """bibtexparser's reason for dropping an entry, in an editor's words."""
+    if not isinstance(exc, BlockAbortedException):
+        return _first_line(str(exc or ""))
+    # bibtexparser counts from a newline it puts before the text.
+    next_line = text[: exc.end_index].count("\n") + 1 if exc.end_index else 0
+    for pattern, message in _ABORT_REASONS:
+        found = pattern.search(exc.abort_reason)
+        if found:
+            return message.format(*found.groups(), next=next_line)
+    return _first_line(exc.abort_reason.replace("`", "'"))
+
+
+def _too_deep(path: str, line: int, key: str, name: str) -> Problem:
+    return error(path, line, f"entry '{key}': {name} nests LaTeX too deeply to read")
+
+
+def _stray_text(comment: ImplicitComment, path: str) -> list[Problem]:
+    """Pieces of a broken entry left between entries: a line starting with '@', '{' or '}'."""
+    for offset, text in enumerate((comment.raw or "").split("\n")):
+        if text.strip()[:1] in ("@", "{", "}"):
+            line = (comment.start_line or 0) + 1 + offset
+            return [
+                error(
+                    path,
+                    line,
+                    f"'{text.strip()[:40]}' is outside any entry, so BibTeX ignores it "
+                    "(a broken entry or a stray brace?)",
+                )
+            ]
+    return []

@@ -8,54 +8,136 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from .cache import NO_MEMO, remembering
+from .content import Site
+from .incremental import BuildCache, Options, Summary, summary_site
 from .load import load_site
-from .problems import Problem, Severity, errors_in
+from .prefetch import Prefetcher, cores
+from .problems import Problem, Severity, error, errors_in
+from .progress import NO_PROGRESS, Progress
+from .readability import PageGrade, check_readability
 from .render import render
 from .resolve import resolve
-from .writer import write_site
+from .writer import SearchIndexError, write_site
 
 
 @dataclass(frozen=True)
 class BuildResult:
     problems: list[Problem]
+    # The files rendered by this build: every file, unless the build used a cache (then only
+    # those whose inputs changed; `paths` lists every file of the site).
     outputs: dict[PurePosixPath, bytes] = field(default_factory=dict)
     seconds: float = 0.0
     written: bool = False
+    # What was loaded (None when the site settings could not be read): `serve` needs the base
+    # URL and `check` lists the drafts. After a cached build that found nothing changed, only
+    # the settings and drafts are given.
+    site: Site | None = None
+    # Flesch-Kincaid grade of every patient-facing page (readability.py), for the report.
+    reading_grades: tuple[PageGrade, ...] = ()
+    paths: tuple[PurePosixPath, ...] = ()  # every file of the site, for a cached build
+    changed: int | None = None  # files a cached build wrote (the others were already there)
 
     @property
     def ok(self) -> bool:
         return not errors_in(self.problems)
 
     @property
+    def files(self) -> int:
+        return len(self.paths) if self.paths else len(self.outputs)
+
+    @property
     def pages(self) -> int:
-        return sum(1 for path in self.outputs if path.suffix == ".html")
+        return sum(1 for path in self.paths or self.outputs if path.suffix == ".html")
 
 
 def build(
-    source: Path, out_dir: Path | None, *, strict: bool = False, today: dt.date | None = None
+    source: Path,
+    out_dir: Path | None,
+    *,
+    strict: bool = False,
+    today: dt.date | None = None,
+    drafts: bool = False,
+    cache: BuildCache | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> BuildResult:
-    """Build the site under `source`; write into `out_dir` unless it is None (a check)."""
+    """Build the site under `source`; write into `out_dir` unless it is None (a check).
+
+    `drafts` renders draft studies as if published: only `serve --drafts` asks for that.
+    `cache` (incremental.py) makes the build incremental: nothing is parsed, formatted,
+    converted or rendered again for unchanged inputs, and only changed files are written.
+    """
     started = time.perf_counter()
-    # Gather and check all data first, then render, then write (MkDocs' order).
-    site, problems = load_site(source, today=today)
-    outputs: dict[PurePosixPath, bytes] = {}
-    if site is not None:
-        # Resolve even when loading found errors, so one run reports every problem.
-        resolved, found = resolve(site)
-        problems += found
-        if not errors_in(problems):
-            outputs, found = render(resolved)
+    options = Options(str(out_dir), strict, drafts, (today or dt.date.today()).isoformat(), True)
+    if cache is not None:
+        unchanged = cache.begin(options)
+        if unchanged is not None and out_dir is not None:  # nothing changed since the last build
+            return BuildResult(
+                list(unchanged.problems),
+                seconds=time.perf_counter() - started,
+                site=unchanged.site,
+                reading_grades=unchanged.reading_grades,
+                paths=unchanged.paths,
+                changed=0,
+            )
+    memo = cache.memo if cache is not None else NO_MEMO
+    # Gather and check all data first, then render, then write (MkDocs' order). With a cache,
+    # the slow steps of a cold build run ahead on every core (prefetch.py), same results.
+    with Prefetcher(memo, cores(), progress) as ahead, remembering(memo):
+        ahead.before_load(source)
+        site, problems = load_site(source, today=today, memo=memo)
+        if site is not None and drafts:
+            previewed = sorted(site.studies + site.drafts, key=lambda s: s.slug)
+            site = replace(site, studies=tuple(previewed))
+        outputs: dict[PurePosixPath, bytes] = {}
+        grades: list[PageGrade] = []
+        pages = None
+        if site is not None:
+            # Resolve even when loading found errors, so one run reports every problem.
+            ahead.before_resolve(site)
+            resolved, found = resolve(site, memo)
             problems += found
+            grades, found = check_readability(site)
+            problems += found
+            if not errors_in(problems):
+                if cache is not None:
+                    progress.stage("rendering pages")
+                    pages = cache.page_memo(out_dir, progress.advance)
+                outputs, found = render(resolved, pages)
+                problems += found
     if strict:
         problems = [Problem(p.path, p.line, p.message, Severity.ERROR) for p in problems]
     problems = sorted(set(problems))
     written = False
-    if outputs and not errors_in(problems) and out_dir is not None:
-        write_site(outputs, out_dir)
-        written = True
+    updated = None
+    clean = not errors_in(problems)
+    if clean and out_dir is not None and (outputs or pages is not None):
+        progress.stage("writing")
+        try:
+            if cache is not None and pages is not None:
+                updated = cache.write(outputs, pages, out_dir, search_index=True)
+            else:
+                write_site(outputs, out_dir, search_index=True)
+            written = True
+        except SearchIndexError as exc:
+            # The staged folder is discarded, so the previous site stays as it was.
+            problems.append(error("pagefind", 0, str(exc)))
+            updated = None
+    paths = tuple(sorted({*outputs, *(pages.kept if pages else ())})) if cache else ()
+    if cache is not None:
+        summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
+        cache.finish(options, pages, updated if written else None, summary)
+    progress.close()
     return BuildResult(
-        problems, outputs if not errors_in(problems) else {}, time.perf_counter() - started, written
+        problems,
+        outputs if not errors_in(problems) else {},
+        time.perf_counter() - started,
+        written,
+        site,
+        tuple(grades),
+        paths if not errors_in(problems) else (),
+        updated.written if updated is not None else None,
     )

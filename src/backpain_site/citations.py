@@ -47,3 +47,38 @@ def number_in_order(keys: Iterable[str]) -> dict[str, int]:
     for key in keys:
         numbers.setdefault(key, len(numbers) + 1)
     return numbers
+
+
+@dataclass(frozen=True)
+class CitationMarks:
+    """How the site's CSL style writes a citation in the text (read from its `cs:citation`)."""
+
+    numeric: bool = True  # numbers; otherwise author and year from the style
+    superscript: bool = True
+    prefix: str = ""  # around the whole group: "(" and ")" in Vancouver
+    suffix: str = ""
+    item_prefix: str = ""  # around each number: "[" and "]" in IEEE
+    item_suffix: str = ""
+    delimiter: str = ","
+    collapse: bool = False  # 1,2,3 -> 1-3 with an en dash (CSL collapse="citation-number")
+    sort: bool = False  # numbers in a group in ascending order
+
+
+def number_runs(numbers: Iterable[int], collapse: bool) -> list[tuple[int, int]]:
+    """[1, 2, 3, 5] -> [(1, 3), (5, 5)] when collapsing (runs of three or more, as CSL says),
+    else one (n, n) per number. Order is kept; sort first if the style sorts."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if collapse and runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    if not collapse:
+        return runs
+    split: list[tuple[int, int]] = []
+    for first, last in runs:
+        if last - first == 1:  # two in a row stay apart: "1,2"
+            split += [(first, first), (last, last)]
+        else:
+            split.append((first, last))
+    return split

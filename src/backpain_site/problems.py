@@ -29,7 +29,10 @@ class Problem:
     def __str__(self) -> str:
         place = f"{self.path}:{self.line}" if self.line else self.path
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{place}: {prefix}{self.message}"
+        # Messages quote what editors wrote; a control character there must not reach a terminal.
+        return "".join(
+            c if c.isprintable() else f"\\x{ord(c):02x}" for c in f"{place}: {prefix}{self.message}"
+        )
 
 
 def error(path: str, line: int, message: str) -> Problem:

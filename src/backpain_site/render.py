@@ -16,12 +16,22 @@ from typing import Any
 
 import jinja2
 
+from .bibliography_pages import BibliographyPages, ListFilter, bibliography_pages
 from .content import ReviewDates, Study
-from .evidence import CERTAINTIES, DESIGNS, VERDICTS
+from .csl import load_style
+from .discovery import ListedPage, discovery_files, sections
+from .evidence import CERTAINTIES, DESIGNS, LEVELS, VERDICTS, caveats, level_of
+from .evidence_map import build_map, svg
+from .findings import summarise
+from .jsonld import condition_page, study_page
+from .page_memo import PageMemo
 from .problems import Problem, error
 from .resolve import ResolvedSite, study_year
 
 Outputs = dict[PurePosixPath, bytes]
+
+# Pages that search engines should not list (and that the sitemap leaves out).
+_UNLISTED = {"404.html", "search.html"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,8 @@ def _environment(templates_dir: str) -> jinja2.Environment:
     return env
 
 
-def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
+def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outputs, list[Problem]]:
+    """`pages` (page_memo.py): in an incremental build, pages it keeps are not rendered."""
     site = resolved.site
     urls = resolved.urls
     env = _environment(site.templates_dir)
@@ -69,6 +80,7 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
         Nav("All studies", urls.studies()),
         Nav("Checking the claims", urls.claims()),
         Nav("References", urls.references()),
+        Nav("Search", urls.search()),
     ]
     footer_nav = [
         Nav(p.title, urls.page(p.slug))
@@ -84,20 +96,42 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
         "designs": DESIGNS,
         "certainties": CERTAINTIES,
         "verdicts": VERDICTS,
+        "levels": LEVELS,
+        "caveats": caveats,
+        "level_of": level_of,
         "conditions": site.conditions,
         "references": references,
         "year_of": lambda study: study_year(study, references),
         "livereload": False,
     }
+    # Citation pages, the filtered bibliographies and every download (bibliography_pages.py).
+    bibliography = bibliography_pages(resolved)
+    common["citation_marks"] = resolved.marks
+    common["citation_style"] = load_style(site.config.citation_style)
     outputs: Outputs = {}
     problems: list[Problem] = []
+    listed: list[ListedPage] = []
 
     def emit(template: str, url: str, review: ReviewDates | None, **context: Any) -> None:
         path = urls.output_path(url)
+        values = {**context, "url": url, "canonical": urls.absolute(url), "review": review}
+        if pages is not None and pages.unchanged(path, template, common, values):
+            html = None  # the same template and values as the file on disk: the writer keeps it
+        else:
+            html = _render_page(template, values)
+            if html is None:
+                return
+        if path in outputs or (pages is not None and path in pages.kept and html is not None):
+            problems.append(error(f"templates/{template}", 0, f"two pages write {path}"))
+        if html is not None:
+            outputs[path] = html.encode("utf-8")
+        if template not in _UNLISTED:
+            title = str(context.get("title", ""))
+            listed.append(ListedPage(url, review.last_reviewed if review else None, title))
+
+    def _render_page(template: str, values: dict[str, Any]) -> str | None:
         try:
-            html = env.get_template(template).render(
-                **common, **context, url=url, canonical=urls.absolute(url), review=review
-            )
+            return env.get_template(template).render(**common, **values)
         except jinja2.TemplateError as exc:
             line = getattr(exc, "lineno", 0) or 0
             name = getattr(exc, "filename", None) or f"templates/{template}"
@@ -105,15 +139,15 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
                 error(
                     _template_path(name, site.templates_dir),
                     line,
-                    f"template error while rendering {url}: {exc}",
+                    f"template error while rendering {values['url']}: {exc}",
                 )
             )
-            return
-        if path in outputs:
-            problems.append(error(f"templates/{template}", 0, f"two pages write {path}"))
-        outputs[path] = html.encode("utf-8")
+            return None
 
     by_condition = resolved.studies_by_condition
+    published = {s.slug: s for s in site.studies}
+    conditions_by_slug = {c.slug: c for c in site.conditions}
+    home_map = build_map("evidence-map", site.conditions, by_condition)
     emit(
         "home.html",
         urls.home(),
@@ -122,8 +156,11 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
         description=site.config.tagline,
         strongest=_strongest(site.studies, references),
         newest=_newest(site.studies, references),
+        evidence_map=home_map,
+        evidence_svg=svg(home_map),
     )
     for condition in site.conditions:
+        condition_map = build_map("evidence-map", [condition], by_condition)
         emit(
             "condition.html",
             urls.condition(condition.slug),
@@ -133,7 +170,12 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
             condition=condition,
             body=resolved.bodies[("conditions", condition.slug)],
             studies=by_condition[condition.slug],
-            finding_studies={s.slug: s for s in site.studies},
+            finding_studies=published,
+            findings=summarise(condition, published),
+            evidence_map=condition_map,
+            evidence_svg=svg(condition_map),
+            structured_data=condition_page(condition, site.config, urls),
+            reference_downloads=bibliography.condition_downloads.get(condition.slug, ()),
         )
     for study in site.studies:
         emit(
@@ -144,6 +186,7 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
             description=study.key_finding,
             study=study,
             body=resolved.bodies[("studies", study.slug)],
+            structured_data=study_page(study, site.config, urls, references, conditions_by_slug),
         )
     all_studies = sorted(
         site.studies, key=lambda s: (DESIGNS[s.design].rank, -study_year(s, references), s.slug)
@@ -170,30 +213,18 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
         bodies=resolved.bodies,
         cited=resolved.claims_references,
     )
-    for key in resolved.bibliography_order:
-        reference = references[key]
-        citing = resolved.studies_by_reference.get(key, ())
+    for reference_page in bibliography.pages:
         emit(
             "reference.html",
-            urls.reference(key),
-            _review_for(citing, site_review),
-            title=resolved.formatted[key].text,
-            description=f"Reference: {reference.get('title')}",
-            reference=reference,
-            formatted=resolved.formatted[key],
-            summarised_by=citing,
-            cited_by=resolved.cited_by.get(key, ()),
+            reference_page.url,
+            _review_for(reference_page.studies, site_review),
+            title=reference_page.title,
+            description=f"Reference: {reference_page.formatted.text}",
+            page=reference_page,
         )
-    emit(
-        "references.html",
-        urls.references(),
-        site_review,
-        title="References",
-        description="Every source this site cites.",
-        order=resolved.bibliography_order,
-        formatted=resolved.formatted,
-        cited_by=resolved.cited_by,
-    )
+    for filtered in (None, *bibliography.filters):
+        _emit_references(emit, resolved, bibliography, filtered, site_review)
+    outputs.update(bibliography.files())
     for page in site.pages:
         emit(
             "page.html",
@@ -205,6 +236,15 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
             body=resolved.bodies[("pages", page.slug)],
         )
     emit(
+        "search.html",
+        urls.search(),
+        None,
+        title="Search",
+        description="Search every page of the site, or browse the full list of pages.",
+        # Emitted after every listed page, so that its list without JavaScript has them all.
+        sections=sections(urls, listed),
+    )
+    emit(
         "404.html",
         urls.not_found(),
         None,
@@ -213,7 +253,64 @@ def render(resolved: ResolvedSite) -> tuple[Outputs, list[Problem]]:
     )
     for static in site.static_files:
         outputs[static.path] = static.data
+    outputs.update(discovery_files(site.config, urls, site.studies, listed))
     return outputs, problems
+
+
+def _emit_references(
+    emit: Any,
+    resolved: ResolvedSite,
+    bibliography: BibliographyPages,
+    listed: ListFilter | None,
+    review: ReviewDates | None,
+) -> None:
+    """/references/ (the whole bibliography) or one of its filtered lists."""
+    total = len(resolved.bibliography_order)
+    if listed is None:
+        url, heading, order, downloads = (
+            resolved.urls.references(),
+            "References",
+            resolved.bibliography_order,
+            bibliography.downloads,
+        )
+        lead = (
+            "Every source this site cites, in the order of the citation style. Each one has its "
+            "own page with links to the original and to every place that cites it."
+        )
+        list_heading = f"All {total} references"
+    else:
+        url, order, downloads = listed.url, listed.keys, listed.downloads
+        if listed.kind == "conditions":
+            heading = f"References on {listed.label.lower()}"
+            lead = (
+                f"The sources cited on the {listed.label.lower()} page and by the studies on "
+                f"{listed.label.lower()}: {len(order)} of the {total} references."
+            )
+        else:
+            heading = f"References: {listed.label.lower()}"
+            lead = (
+                f"The sources we summarise as {listed.label.lower()}: "
+                f"{len(order)} of the {total} references."
+                if listed.slug in DESIGNS
+                else f"Sources that are not one of our study summaries: {len(order)} of {total}."
+            )
+        list_heading = f"{len(order)} reference{'s' if len(order) != 1 else ''}"
+    emit(
+        "references.html",
+        url,
+        review,
+        title=heading,
+        description=lead,
+        heading=heading,
+        lead=lead,
+        list_heading=list_heading,
+        order=order,
+        formatted=resolved.formatted,
+        filters=bibliography.filters,
+        current=listed,
+        total=total,
+        downloads=downloads,
+    )
 
 
 def _template_path(name: str, templates_dir: str) -> str:

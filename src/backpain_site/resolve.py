@@ -9,17 +9,25 @@ links with forbidden schemes, references nobody cites). Nothing is written or re
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from .bibliography import Reference
-from .citations import CitationUse, find_citations, number_in_order
+from .cache import NO_MEMO, Memo
+from .citations import CitationMarks, CitationUse, find_citations
 from .content import Site, Source, Study
-from .csl import FormattedReference, format_references
+from .csl import (
+    FormattedReference,
+    bibliography_order,
+    load_style,
+    page_numbers,
+)
 from .evidence import DESIGNS
-from .markdown_body import MarkdownConverter, cite_anchor
+from .markdown_body import BodyHtml, cite_anchor
+from .markdown_checks import browser_url
 from .problems import Problem, did_you_mean, error, warning
+from .remembered import RememberedConverter, format_references_remembered
 from .urls import Urls, reference_slug
 
 
@@ -42,7 +50,8 @@ class ResolvedBody:
 @dataclass(frozen=True)
 class Backlink:
     title: str
-    url: str
+    url: str  # the first place the page cites the reference
+    places: tuple[str, ...] = ()  # every place, in page order (url is the first)
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,9 @@ class ResolvedSite:
     cited_by: Mapping[str, tuple[Backlink, ...]]
     studies_by_condition: Mapping[str, tuple[Study, ...]]
     studies_by_reference: Mapping[str, tuple[Study, ...]]
-    bibliography_order: tuple[str, ...]
+    bibliography_order: tuple[str, ...]  # as the citation style sorts the whole bibliography
+    # How the style writes a citation in the text.
+    marks: CitationMarks = field(default_factory=CitationMarks)
 
 
 def _internal_paths(site: Site, urls: Urls) -> set[str]:
@@ -77,10 +88,13 @@ def _line_of_link(source: Source, href: str) -> int:
 
 
 def _check_links(
-    source: Source, links: Iterable[str], known: set[str], urls: Urls, problems: list[Problem]
+    source: Source, body: BodyHtml, known: set[str], urls: Urls, problems: list[Problem]
 ) -> None:
-    for href in links:
-        parts = urlsplit(href)
+    """Every link in a body, and what the body may not hold (raw HTML, open comments...)."""
+    for offset, message in body.refused:
+        problems.append(error(source.path, source.body_line + offset, message))
+    for href in body.links:
+        parts = urlsplit(browser_url(href))
         line = _line_of_link(source, href)
         if parts.scheme:
             if parts.scheme.lower() not in ("http", "https", "mailto"):
@@ -115,14 +129,33 @@ def _check_links(
             )
 
 
-def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
+def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Problem]]:
+    """`memo` (cache.py) remembers formatted references and converted bodies between builds."""
     problems: list[Problem] = []
     urls = Urls(site.config.base_url)
     by_key = {r.key: r for r in site.references}
     known_keys = set(by_key)
-    formatted = format_references(list(site.references), site.config.citation_style)
+    style_id = site.config.citation_style
+    style = load_style(style_id)
+    formatted = format_references_remembered(site.references, style_id, memo)
     titles = {key: f.text for key, f in formatted.items()}
-    converter = MarkdownConverter(urls)
+    # A style that sorts its bibliography (alphabetical numeric, author-date) orders each page's
+    # list the same way; otherwise pages number in order of first citation.
+    rank = (
+        {k: i for i, k in enumerate(bibliography_order(site.references, style_id))}
+        if style.sorts_bibliography
+        else {}
+    )
+    converter = RememberedConverter(
+        memo, urls, style.marks, {key: f.in_text for key, f in formatted.items() if f.in_text}
+    )
+    site_citation_order: list[str] = []
+
+    def number_in_order(keys: Iterable[str]) -> dict[str, int]:
+        keys = list(keys)
+        site_citation_order.extend(keys)
+        return page_numbers(keys, style_id, rank)
+
     known_paths = _internal_paths(site, urls)
 
     slugs: dict[str, str] = {}
@@ -153,6 +186,8 @@ def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
         return [u for u in uses if u.key in known_keys]
 
     def cited(numbers: dict[str, int], occurrences: dict[str, int]) -> tuple[CitedReference, ...]:
+        if not style.marks.numeric:  # an author-date list is in bibliography order
+            numbers = dict(sorted(numbers.items(), key=lambda kv: rank.get(kv[0], kv[1])))
         return tuple(
             CitedReference(
                 number,
@@ -169,6 +204,14 @@ def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
     cited_by: dict[str, list[tuple[int, str, Backlink]]] = {key: [] for key in known_keys}
     kind_order = {"conditions": 0, "studies": 1, "claims": 2, "pages": 3}
 
+    def backlink(
+        title: str, url: str, ref: CitedReference, occurrences: dict[str, int]
+    ) -> Backlink:
+        count = occurrences.get(ref.key, 0)
+        places = tuple(f"{url}#{cite_anchor(ref.key, i)}" for i in range(1, count + 1))
+        places = places or (f"{url}#{ref.anchor}",)
+        return Backlink(title, places[0], places)
+
     def add_page(source: Source, title: str, url: str, extra_keys: Iterable[str] = ()) -> None:
         uses = checked_uses(source)
         numbers = number_in_order(
@@ -176,12 +219,12 @@ def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
         )
         occurrences: dict[str, int] = {}
         body = converter.convert(source.body, numbers, titles, occurrences)
-        _check_links(source, body.links, known_paths, urls, problems)
+        _check_links(source, body, known_paths, urls, problems)
         references = cited(numbers, occurrences)
         bodies[(source.kind, source.slug)] = ResolvedBody(body.html, references)
         for ref in references:
             cited_by[ref.key].append(
-                (kind_order[source.kind], title, Backlink(title, f"{url}#{ref.anchor}"))
+                (kind_order[source.kind], title, backlink(title, url, ref, occurrences))
             )
 
     for condition in site.conditions:
@@ -202,7 +245,7 @@ def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
     claim_occurrences: dict[str, int] = {}
     for claim in site.claims:
         body = converter.convert(claim.source.body, claim_numbers, titles, claim_occurrences)
-        _check_links(claim.source, body.links, known_paths, urls, problems)
+        _check_links(claim.source, body, known_paths, urls, problems)
         bodies[("claims", claim.slug)] = ResolvedBody(body.html, ())
     claims_references = cited(claim_numbers, claim_occurrences)
     for ref in claims_references:
@@ -210,24 +253,30 @@ def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
             (
                 kind_order["claims"],
                 "Checking the claims",
-                Backlink("Checking the claims", f"{urls.claims()}#{ref.anchor}"),
+                backlink("Checking the claims", urls.claims(), ref, claim_occurrences),
             )
         )
 
-    for source in site.invalid_sources:  # not rendered, but their problems are still reported
+    # Not rendered, but their problems are still reported: invalid files, and drafts (so an
+    # editor hears of a mistyped key while writing, not on publishing day).
+    drafts = [d.source for d in site.drafts if d not in site.studies]  # `serve --drafts` renders
+    for source in [*site.invalid_sources, *drafts]:
         checked_uses(source)
         body = converter.convert(source.body, {}, {})
-        _check_links(source, body.links, known_paths, urls, problems)
+        _check_links(source, body, known_paths, urls, problems)
 
+    # A draft's sources are in use: the study is on its way (`backpain-site new` makes drafts).
+    drafted = {key for study in site.drafts for key in study.references}
     for reference in site.references:
-        if not cited_by[reference.key] and not site.invalid_sources:
-            problems.append(
-                warning(
-                    site.bibliography_path,
-                    reference.line,
-                    f"reference '{reference.key}' is not cited by any page",
-                )
+        if cited_by[reference.key] or site.invalid_sources or reference.key in drafted:
+            continue
+        problems.append(
+            warning(
+                site.bibliography_path,
+                reference.line,
+                f"reference '{reference.key}' is not cited by any page",
             )
+        )
 
     by_condition = {
         c.slug: tuple(
@@ -254,7 +303,8 @@ def resolve(site: Site) -> tuple[ResolvedSite, list[Problem]]:
         ),
         studies_by_condition=MappingProxyType(by_condition),
         studies_by_reference=MappingProxyType({k: tuple(v) for k, v in by_reference.items()}),
-        bibliography_order=tuple(r.key for r in sorted(site.references, key=_sort_key)),
+        bibliography_order=bibliography_order(site.references, style_id, site_citation_order),
+        marks=style.marks,
     )
     return resolved, problems
 
@@ -271,9 +321,3 @@ def study_year(study: Study, references: Mapping[str, Reference]) -> int:
 def _strength(study: Study, references: Mapping[str, Reference]) -> tuple[int, int, str]:
     """Strongest designs first; within a design, newest first."""
     return (DESIGNS[study.design].rank, -study_year(study, references), study.slug)
-
-
-def _sort_key(reference: Reference) -> tuple[str, int, str]:
-    first = reference.authors[0] if reference.authors else None
-    name = (first.literal or first.family) if first else reference.get("title")
-    return (name.lower(), _year(reference), reference.key)

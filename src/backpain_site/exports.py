@@ -1,0 +1,180 @@
+"""Reference downloads: `Reference` values -> the bytes of BibTeX, RIS and CSL-JSON files.
+
+Input: references (one, a page's or the whole bibliography). Output: file contents, in the
+order given; nothing is written here (render returns them, writer.py writes them). BibTeX is
+made from each field as the editor wrote it, so `{MRI}` and `M{\\"u}ller` reach a reference
+manager unchanged; RIS follows the tags Zotero reads (TY first, ER last in every record);
+CSL-JSON is exactly what the site formats. The editors' `note` field records how each entry
+was checked and is not for readers, so no download carries it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from .bibliography import Name, Reference
+from .cache import remembered
+from .csl import to_csl_json
+
+FORMATS = (("bib", "BibTeX"), ("ris", "RIS"), ("json", "CSL-JSON"))
+MEDIA_TYPES = {
+    "bib": "application/x-bibtex",
+    "ris": "application/x-research-info-systems",
+    "json": "application/vnd.citationstyles.csl+json",
+}
+PRIVATE_FIELDS = frozenset({"note"})
+_MONTH_MACROS = frozenset(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+)
+_LATEX_SPECIAL = re.compile(r"([&%$#_{}])")
+_RIS_TYPES = {
+    "article": "JOUR",
+    "book": "BOOK",
+    "booklet": "PAMP",
+    "inbook": "CHAP",
+    "incollection": "CHAP",
+    "inproceedings": "CPAPER",
+    "conference": "CPAPER",
+    "proceedings": "CONF",
+    "manual": "BOOK",
+    "mastersthesis": "THES",
+    "phdthesis": "THES",
+    "online": "ELEC",
+    "electronic": "ELEC",
+    "www": "ELEC",
+    "report": "RPRT",
+    "techreport": "RPRT",
+    "unpublished": "UNPB",
+    "software": "COMP",
+    "dataset": "DATA",
+    "misc": "GEN",
+}
+
+
+def bibtex(references: Iterable[Reference]) -> bytes:
+    return "\n".join(_bibtex_entry(r) for r in references).encode("utf-8")
+
+
+@lru_cache(maxsize=65536)
+def _bibtex_entry(reference: Reference) -> str:
+    written = reference.source_fields or _written_fields(reference)
+    fields = [(name, value) for name, value in written if name not in PRIVATE_FIELDS]
+    width = max((len(name) for name, _ in fields), default=0)
+    lines = [f"@{reference.entry_type}{{{reference.key},"]
+    for name, value in fields:
+        shown = value if name == "month" and value in _MONTH_MACROS else f"{{{value}}}"
+        lines.append(f"  {name.ljust(width)} = {shown},")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _written_fields(reference: Reference) -> list[tuple[str, str]]:
+    """For a reference made in code (no source text): its decoded fields, LaTeX-escaped."""
+    people = [
+        (role, " and ".join(_bibtex_name(n) for n in names))
+        for role, names in (("author", reference.authors), ("editor", reference.editors))
+        if names
+    ]
+    escaped = [(k, _LATEX_SPECIAL.sub(r"\\\1", v)) for k, v in reference.fields]
+    return people + escaped
+
+
+def _bibtex_name(name: Name) -> str:
+    if name.literal:
+        return "{" + _LATEX_SPECIAL.sub(r"\\\1", name.literal) + "}"
+    family = " ".join(p for p in (name.particle, name.family) if p)
+    return ", ".join(p for p in (family, name.suffix, name.given) if p)
+
+
+def ris(references: Iterable[Reference]) -> bytes:
+    return "\n".join(_ris_record(r) for r in references).encode("utf-8")
+
+
+@lru_cache(maxsize=65536)
+def _ris_record(reference: Reference) -> str:
+    tags: list[tuple[str, str]] = [("TY", _ris_type(reference))]
+    tags += [("AU", _ris_name(n)) for n in reference.authors]
+    tags += [("ED", _ris_name(n)) for n in reference.editors]
+    tags.append(("TI", reference.get("title")))
+    container = (
+        reference.get("journal") or reference.get("journaltitle") or reference.get("booktitle")
+    )
+    tags.append(("T2", container))
+    tags.append(("T3", reference.get("series")))
+    year = reference.year
+    tags.append(("PY", year if year.isdigit() else ""))
+    item = to_csl_json(reference)
+    issued = item.get("issued", {}).get("date-parts", [[]])[0]
+    if len(issued) > 1:
+        tags.append(("DA", "/".join(f"{p:02d}" if i else str(p) for i, p in enumerate(issued))))
+    tags.append(("VL", reference.get("volume")))
+    tags.append(("IS", reference.get("number") or reference.get("issue")))
+    pages = reference.get("pages") or reference.get("eid")
+    first, *last = re.split(r"\s*[-\u2013\u2014]+\s*", pages, maxsplit=1)
+    tags += [("SP", first), ("EP", last[0] if last else "")]
+    tags.append(("ET", reference.get("edition")))
+    publisher = next(
+        (
+            reference.get(n)
+            for n in ("publisher", "institution", "school", "organization")
+            if reference.get(n)
+        ),
+        "",
+    )
+    tags.append(("PB", publisher))
+    tags.append(("CY", reference.get("address") or reference.get("location")))
+    tags.append(("M3", reference.get("type")))
+    tags.append(("SN", reference.get("issn") or reference.get("isbn")))
+    tags.append(("DO", reference.get("doi")))
+    tags.append(("UR", reference.get("url")))
+    tags.append(("Y2", reference.get("urldate")))
+    if reference.get("pmid"):
+        # PubMed's accession number, the way Zotero and PubMed's own RIS carry it.
+        tags += [("DB", "PubMed"), ("AN", reference.get("pmid"))]
+    tags.append(("LA", reference.get("language")))
+    tags.append(("AB", reference.get("abstract")))
+    if reference.get("pmcid"):
+        tags.append(("N1", f"PMCID: {reference.get('pmcid')}"))
+    if reference.get("registry"):
+        tags.append(("N1", f"Trial registration: {reference.get('registry')}"))
+    tags.append(("ID", reference.key))
+    lines = [f"{tag}  - {_one_line(value)}" for tag, value in tags if value]
+    return "\n".join([*lines, "ER  - "]) + "\n"
+
+
+def _ris_type(reference: Reference) -> str:
+    if reference.entry_type == "inbook" and not reference.get("booktitle"):
+        return "BOOK"
+    return _RIS_TYPES.get(reference.entry_type, "GEN")
+
+
+def _ris_name(name: Name) -> str:
+    if name.literal:
+        return name.literal
+    family = " ".join(p for p in (name.particle, name.family) if p)
+    return ", ".join(p for p in (family, name.given, name.suffix) if p)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def csl_json(references: Iterable[Reference]) -> bytes:
+    items = ",\n".join(_csl_json_item(r) for r in references)
+    return (f"[\n{items}\n]\n" if items else "[]\n").encode("utf-8")
+
+
+@lru_cache(maxsize=65536)
+def _csl_json_item(reference: Reference) -> str:
+    text = json.dumps(to_csl_json(reference), ensure_ascii=False, indent=2)
+    return "\n".join("  " + line for line in text.split("\n"))
+
+
+@remembered("exports")  # cache.py: a warm build does not write unchanged downloads again
+def export(references: Iterable[Reference], extension: str) -> bytes:
+    """The file for one of `FORMATS` ('bib', 'ris' or 'json')."""
+    by_extension = {"bib": bibtex, "ris": ris, "json": csl_json}
+    return by_extension[extension](list(references))

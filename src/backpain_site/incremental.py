@@ -1,0 +1,254 @@
+"""Builds after the first: what the last build left behind, and whether anything needs doing.
+
+Input: the project folder, the build's options and the cache folder
+(`.cache/backpain_site/` in the project). Output: a `BuildCache` that the build hands to its
+stages (the memo of parsed files, formatted references and converted bodies; the page memo) and
+to the writer (the records of the output folders), and which answers first of all: are the
+inputs, the code, the options and the output folder exactly as the last build left them? Then
+the last build's result is the answer, and nothing is read, rendered or written.
+
+Inputs are the files under content/, templates/ and static/. A file counts as unchanged when its
+size, modification time and inode are as recorded, or else when its bytes hash the same; a file
+modified within two seconds of the record is always hashed (a second save within the clock's
+granularity keeps the same time: git's "racy" case). The record itself is written only after a
+successful build, with the cache's code version and checksum, so a stale or damaged record
+simply means the next build does the work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from .cache import CACHE_FOLDER, CacheFolder, Memo, code_version, digest
+from .content import Site
+from .output_tree import TreeCheck, TreeRecord, check_tree, file_digest
+from .page_memo import PageMemo
+from .problems import Problem
+from .readability import PageGrade
+from .writer import Updated, replace_file, update_site
+
+INPUT_FOLDERS = ("content", "templates", "static")
+RACY_NS = 2_000_000_000
+RECORD = "build"
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    size: int
+    mtime_ns: int
+    inode: int
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything besides the inputs and the code that changes what a build produces."""
+
+    out_dir: str
+    strict: bool
+    drafts: bool
+    today: str  # review dates are checked against it
+    search_index: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the last build reported, given again when nothing changed."""
+
+    problems: tuple[Problem, ...]
+    reading_grades: tuple[PageGrade, ...]
+    site: Site | None  # settings and drafts only: what the report needs, not the whole site
+    paths: tuple[PurePosixPath, ...]  # every file of the site
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    options: Options
+    inputs: Mapping[str, InputRecord]
+    recorded_ns: int
+    pages: Mapping[PurePosixPath, bytes]  # page fingerprints (page_memo.py)
+    live: TreeRecord
+    spare: TreeRecord | None
+    summary: Summary
+
+
+def scan_inputs(
+    root: Path, previous: Mapping[str, InputRecord] | None, recorded_ns: int = 0
+) -> dict[str, InputRecord]:
+    """Every input file with its size, time, inode and digest; unchanged ones are not read."""
+    found: dict[str, InputRecord] = {}
+    for folder in INPUT_FOLDERS:
+        for dirpath, dirnames, filenames in os.walk(root / folder):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = os.path.join(dirpath, name)
+                try:
+                    status = os.stat(path)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(status.st_mode):
+                    continue  # a pipe or device would hang or never end; load reports it
+                relative = os.path.relpath(path, root)
+                before = previous.get(relative) if previous else None
+                if (
+                    before is not None
+                    and (before.size, before.mtime_ns, before.inode)
+                    == (status.st_size, status.st_mtime_ns, status.st_ino)
+                    and status.st_mtime_ns < recorded_ns - RACY_NS
+                ):
+                    found[relative] = before
+                    continue
+                try:
+                    data = Path(path).read_bytes()
+                except OSError:
+                    continue
+                found[relative] = InputRecord(
+                    status.st_size, status.st_mtime_ns, status.st_ino, file_digest(data)
+                )
+    return found
+
+
+def _same_inputs(now: Mapping[str, InputRecord], before: Mapping[str, InputRecord]) -> bool:
+    return now.keys() == before.keys() and all(
+        now[name].digest == before[name].digest for name in now
+    )
+
+
+@dataclass
+class BuildCache:
+    """The cache of one project: the memo, and the record of the last successful build.
+
+    Made by `for_project` (kept in the project's cache folder between runs) or `in_memory` (the live
+    preview, which builds many times in one process and must never write into the project).
+    """
+
+    root: Path
+    disk: CacheFolder | None
+    record: BuildRecord | None = None
+    memo: Memo = field(default_factory=Memo)
+    discarded: tuple[str, ...] = ()  # cache files found damaged or stale, and ignored
+    _inputs: dict[str, InputRecord] = field(default_factory=dict)
+    _started_ns: int = 0
+    _live: TreeCheck | None = None
+
+    @classmethod
+    def for_project(cls, root: Path, folder: Path | None = None) -> BuildCache:
+        root = root.resolve()
+        disk = CacheFolder(folder if folder is not None else root / CACHE_FOLDER, code_version())
+        record = disk.read_record(RECORD)
+        return cls(root, disk, record if isinstance(record, BuildRecord) else None)
+
+    @classmethod
+    def in_memory(cls, root: Path) -> BuildCache:
+        return cls(root.resolve(), None)
+
+    def begin(self, options: Options) -> Summary | None:
+        """Note the inputs; return the last result if nothing at all changed since, else read
+        the remembered results for the build to use."""
+        self._started_ns = time.time_ns()
+        record = self.record
+        self._inputs = scan_inputs(
+            self.root,
+            record.inputs if record is not None else None,
+            record.recorded_ns if record is not None else 0,
+        )
+        if (
+            record is not None
+            and record.options == options
+            and _same_inputs(self._inputs, record.inputs)
+        ):
+            check = check_tree(Path(options.out_dir), record.live)
+            if check.exact and len(check.intact) == len(record.live.files):
+                return record.summary
+        if self.disk is not None and not self.memo.used():
+            self.memo = self.disk.load()
+            self.discarded = tuple(self.disk.discarded)
+        return None
+
+    def page_memo(self, out_dir: Path | None, progress: Callable[[], None] | None) -> PageMemo:
+        """Decides which pages to keep: only those intact in the output folder as recorded."""
+        templates = sorted(
+            (name, r.digest) for name, r in self._inputs.items() if name.startswith("templates")
+        )
+        global_key = digest(code_version(), templates)
+        record = self.record
+        if out_dir is None or record is None or record.options.out_dir != str(out_dir):
+            self._live = None
+            return PageMemo(global_key, {}, frozenset(), progress)
+        self._live = check_tree(out_dir, record.live)
+        return PageMemo(global_key, record.pages, self._live.intact.keys(), progress)
+
+    def write(
+        self,
+        outputs: Mapping[PurePosixPath, bytes],
+        pages: PageMemo,
+        out_dir: Path,
+        *,
+        search_index: bool,
+    ) -> Updated:
+        record, live = self.record, self._live
+        usable = record is not None and live is not None and record.options.out_dir == str(out_dir)
+        kept = {path: live.intact[path] for path in pages.kept} if live is not None else {}
+        return update_site(
+            outputs,
+            kept,
+            out_dir,
+            record.live if usable and record is not None else None,
+            record.spare if usable and record is not None else None,
+            search_index=search_index,
+        )
+
+    def finish(
+        self,
+        options: Options,
+        pages: PageMemo | None,
+        updated: Updated | None,
+        summary: Summary,
+    ) -> None:
+        """Remember this build: the memo always, the record after a successful write."""
+        if updated is not None and pages is not None:
+            self.record = BuildRecord(
+                options,
+                self._inputs,
+                self._started_ns,
+                dict(pages.fingerprints),
+                updated.live,
+                updated.spare,
+                summary,
+            )
+        if self.disk is not None:
+            for path, data in self.disk.files_to_write(self.memo).items():
+                replace_file(path, data)
+            if updated is not None and self.record is not None:
+                replace_file(*self.disk.record_file(RECORD, self.record))
+        # The next build in this process (the live preview) starts from what this one used.
+        self.memo = self.memo.next_build()
+        if self.disk is not None:
+            self.disk = CacheFolder(self.disk.folder, self.disk.version)
+
+
+def summary_site(site: Site | None) -> Site | None:
+    """The loaded site cut to what a report needs again (settings and drafts)."""
+    if site is None:
+        return None
+    return replace(
+        site,
+        conditions=(),
+        studies=(),
+        claims=(),
+        pages=(),
+        references=(),
+        static_files=(),
+        invalid_sources=(),
+        file_slugs=(),
+    )
+
+
+def today_text(today: dt.date | None) -> str:
+    return (today or dt.date.today()).isoformat()

@@ -1,0 +1,209 @@
+"""What a Markdown body may hold beyond Markdown, checked before and after conversion.
+
+Input: a body's Markdown text, and the raw HTML fragments Python-Markdown set aside while
+converting it. Output: `(line offset in the body, message)` for each thing refused. The sanitiser
+(nh3, in markdown_body) removes anything unsafe whatever this module says; these checks make the
+removal visible, so an editor learns that a script, a style or a hidden note was in the text
+instead of the site silently dropping it. They also refuse the shapes of text that make
+Python-Markdown slow (its inline parser rescans a paragraph for every unclosed '[' or '<') or
+recurse past Python's limit, so a hostile body costs milliseconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from html.parser import HTMLParser
+
+MAX_BODY_CHARS = 100_000  # 20 times the longest page on the site
+MAX_PARAGRAPH_CHARS = 10_000
+MAX_OPEN = 16  # unclosed '[', '(' or '<' in one paragraph; prose needs one or two
+
+# Raw HTML an editor may write: inline markup Markdown has no syntax for. Links are refused so
+# every link goes through the link check, and id/class so no text can pose as part of the page.
+RAW_HTML_TAGS = frozenset(
+    {"abbr", "sub", "sup", "br", "em", "strong", "code", "span", "dl", "dt", "dd", "table"}
+    | {"thead", "tbody", "tr", "th", "td", "ol", "ul", "li", "p", "blockquote", "hr", "pre"}
+)
+RAW_HTML_ATTRIBUTES = {
+    "abbr": frozenset({"title"}),
+    "ol": frozenset({"start"}),
+    "th": frozenset({"scope"}),
+}
+
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+_COMMENT_OPEN = re.compile(r"<!--")
+_ABRUPT_COMMENT = re.compile(r"<!--->|<!-->")
+
+
+def unconvertible(text: str) -> list[tuple[int, str]]:
+    """Text too long or too open to convert in good time; if any, do not convert it."""
+    if len(text) > MAX_BODY_CHARS:
+        return [
+            (0, f"the text is {len(text):,} characters long (at most {MAX_BODY_CHARS:,}); split it")
+        ]
+    found: list[tuple[int, str]] = []
+    for first, lines in _paragraphs(text):
+        size = sum(len(line) + 1 for line in lines) - 1
+        if size > MAX_PARAGRAPH_CHARS:
+            found.append(
+                (
+                    first,
+                    f"a paragraph of {size:,} characters is too long "
+                    f"(at most {MAX_PARAGRAPH_CHARS:,}); split it",
+                )
+            )
+        else:
+            found.extend(_open_marks(first, lines))
+    return found
+
+
+def comment_problems(text: str) -> list[tuple[int, str]]:
+    """HTML comments that would show: never closed, or closed as soon as opened (`<!-->`)."""
+    found: list[tuple[int, str]] = []
+    for first, lines in _paragraphs(text):
+        found.extend(_comment_problems(first, "\n".join(lines)))
+    return found
+
+
+def _without_code_spans(text: str) -> str:
+    """`text` with each code span blanked to spaces: what is inside one is never markup.
+    (Fences are not blanked: the site's converter has no fenced-code extension, so a ``` block
+    is read as Markdown like any other.)"""
+    return "\n".join(
+        _CODE_SPAN.sub(lambda m: " " * len(m.group()), line) for line in text.split("\n")
+    )
+
+
+def _paragraphs(text: str) -> Iterable[tuple[int, list[str]]]:
+    """(line offset, lines) of each blank-line-separated block, code spans blanked."""
+    block: list[str] = []
+    start = 0
+    for offset, line in enumerate(_without_code_spans(text).split("\n")):
+        if line.strip():
+            if not block:
+                start = offset
+            block.append(line)
+        elif block:
+            yield start, block
+            block = []
+    if block:
+        yield start, block
+
+
+def _open_marks(first: int, lines: list[str]) -> list[tuple[int, str]]:
+    open_count = {"[": 0, "(": 0, "<": 0}
+    closer = {"]": "[", ")": "("}
+    for offset, line in enumerate(lines):
+        escaped = False
+        for char in line:
+            if escaped:
+                escaped = False
+                continue
+            if char == "\\":
+                escaped = True
+            elif char in "[(":
+                open_count[char] += 1
+            elif char in closer:
+                open_count[closer[char]] = max(0, open_count[closer[char]] - 1)
+            elif char == "<":
+                open_count["<"] += 1
+            elif char == ">":
+                open_count["<"] = 0
+            for mark, count in open_count.items():
+                if count > MAX_OPEN:
+                    return [(first + offset, _too_many(mark))]
+    return []
+
+
+def _too_many(mark: str) -> str:
+    if mark == "<":
+        return (
+            f"more than {MAX_OPEN} '<' without a closing '>' in one paragraph; "
+            "write '&lt;' for a less-than sign"
+        )
+    what = "square brackets" if mark == "[" else "parentheses"
+    return f"{what} are left open or nested more than {MAX_OPEN} deep in one paragraph"
+
+
+def _comment_problems(first: int, paragraph: str) -> list[tuple[int, str]]:
+    found = []
+    for match in _ABRUPT_COMMENT.finditer(paragraph):
+        offset = first + paragraph.count("\n", 0, match.start())
+        found.append((offset, f"malformed HTML comment '{match.group()}'; write '<!-- note -->'"))
+    for match in _COMMENT_OPEN.finditer(paragraph):
+        if _ABRUPT_COMMENT.match(paragraph, match.start()):
+            continue
+        if paragraph.find("-->", match.end()) < 0:
+            offset = first + paragraph.count("\n", 0, match.start())
+            found.append(
+                (
+                    offset,
+                    "an HTML comment opened here is not closed with '-->' in the same "
+                    "paragraph, so readers would see it",
+                )
+            )
+    return found
+
+
+class _RawHtml(HTMLParser):
+    """Collects what a raw HTML fragment holds beyond `RAW_HTML_TAGS` and their attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.refused: list[tuple[str, str]] = []  # (text to find it by, message)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        needle = f"<{tag}"
+        if tag == "a":
+            self.refused.append(
+                (needle, "raw HTML links (<a>) are not allowed; write [text](/studies/slug/)")
+            )
+        elif tag not in RAW_HTML_TAGS:
+            self.refused.append((needle, f"raw HTML <{tag}> is not allowed; write Markdown"))
+        else:
+            allowed = RAW_HTML_ATTRIBUTES.get(tag, frozenset())
+            refused = ", ".join(f"'{name}'" for name, _ in attrs if name not in allowed)
+            if refused:
+                self.refused.append((needle, f"raw HTML <{tag}> may not have {refused}"))
+
+    def handle_pi(self, data: str) -> None:
+        self.refused.append(("<?", f"raw HTML '<?{data[:20]}' is not allowed"))
+
+    def handle_decl(self, decl: str) -> None:
+        self.refused.append(("<!", f"raw HTML '<!{decl[:20]}>' is not allowed"))
+
+    def unknown_decl(self, data: str) -> None:
+        self.refused.append(("<![", f"raw HTML '<![{data[:20]}' is not allowed"))
+
+
+def raw_html_problems(fragments: Iterable[str]) -> list[tuple[str, str]]:
+    """`(text to find it by, message)` for each tag or attribute refused in raw HTML."""
+    refused: list[tuple[str, str]] = []
+    for fragment in fragments:
+        parser = _RawHtml()
+        parser.feed(fragment)
+        parser.close()
+        refused.extend(parser.refused)
+    return refused
+
+
+def locate(text: str, found: Iterable[tuple[str, str]]) -> list[tuple[int, str]]:
+    """`(line offset, message)` for `(needle, message)` pairs: the n-th message about a needle
+    points at its n-th occurrence outside code spans (or at the first line if not found)."""
+    searched = _without_code_spans(text).lower()
+    cursor: dict[str, int] = {}
+    located = []
+    for needle, message in found:
+        at = searched.find(needle.lower(), cursor.get(needle, 0))
+        cursor[needle] = at + 1 if at >= 0 else cursor.get(needle, 0)
+        located.append((searched.count("\n", 0, at) if at >= 0 else 0, message))
+    return located
+
+
+def browser_url(href: str) -> str:
+    """An href as a browser reads it: entities decoded, tabs and line breaks dropped anywhere,
+    control characters and spaces trimmed at the ends (`jav&#x09;ascript:` is `javascript:`)."""
+    decoded = re.sub(r"[\t\n\r]", "", html.unescape(href))
+    return decoded.strip("".join(chr(c) for c in range(0x21)))

@@ -1,0 +1,120 @@
+"""What an output folder holds: a record of every file a build put there, and a check of it.
+
+Input: an output folder and the record the build kept of it. Output: the files still exactly as
+recorded (same inode, size and modification time: a file changed in any way, replaced or
+removed is not), so that an incremental build can keep them instead of writing them again.
+Reading only; writer.py writes. A folder is known by its device and inode, which a rename keeps,
+so the record follows the folder when the writer swaps the live site with the previous one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    digest: bytes  # of the bytes the build wrote
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class TreeRecord:
+    device: int  # of the folder itself
+    inode: int
+    files: Mapping[PurePosixPath, FileRecord]
+    # The modification time of every folder in the tree ('.' is the tree itself): a file added,
+    # removed or renamed anywhere changes its folder's time, so no folder walk is needed.
+    folders: Mapping[PurePosixPath, int]
+
+    def digests(self) -> dict[PurePosixPath, bytes]:
+        return {path: record.digest for path, record in self.files.items()}
+
+
+@dataclass(frozen=True)
+class TreeCheck:
+    intact: dict[PurePosixPath, FileRecord]  # files exactly as recorded
+    changed_folders: frozenset[PurePosixPath]  # folders whose entries may differ from the record
+
+    @property
+    def exact(self) -> bool:
+        return not self.changed_folders
+
+
+UNKNOWN = TreeCheck({}, frozenset({PurePosixPath(".")}))
+
+
+def file_digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def folder_identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(folder)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def record_of(path: Path, digest: bytes) -> FileRecord:
+    status = os.stat(path)
+    return FileRecord(digest, status.st_size, status.st_mtime_ns, status.st_ino)
+
+
+def folders_of(paths: Iterable[PurePosixPath]) -> set[PurePosixPath]:
+    """Every folder that holds one of `paths`, up to and including the tree itself ('.')."""
+    folders: set[PurePosixPath] = set()
+    for path in paths:
+        parent = path.parent
+        while parent not in folders:
+            folders.add(parent)
+            if parent == parent.parent:
+                break
+            parent = parent.parent
+    return folders
+
+
+def tree_record(folder: Path, files: Mapping[PurePosixPath, FileRecord]) -> TreeRecord:
+    """Record `folder` as holding exactly `files` (taken after the last write into it)."""
+    status = os.stat(folder)
+    times = {relative: os.stat(folder / relative).st_mtime_ns for relative in folders_of(files)}
+    return TreeRecord(status.st_dev, status.st_ino, dict(files), times)
+
+
+def check_tree(folder: Path, record: TreeRecord | None, *, files: bool = True) -> TreeCheck:
+    """Which recorded files are still intact, and which folders changed since the record.
+
+    With `files=False` only the folders are checked (a spare tree whose files are the live
+    tree's own, hard-linked, is checked through the live tree).
+    """
+    if record is None or folder_identity(folder) != (record.device, record.inode):
+        return UNKNOWN
+    base = str(folder)
+    changed: set[PurePosixPath] = set()
+    for relative, mtime_ns in record.folders.items():
+        try:
+            if os.stat(f"{base}/{relative}").st_mtime_ns != mtime_ns:
+                changed.add(relative)
+        except OSError:
+            changed.add(relative)
+    intact: dict[PurePosixPath, FileRecord] = {}
+    if not files:
+        return TreeCheck(dict(record.files), frozenset(changed))
+    for relative, expected in record.files.items():
+        try:
+            status = os.stat(f"{base}/{relative}")
+        except OSError:
+            continue
+        if (
+            status.st_ino == expected.inode
+            and status.st_size == expected.size
+            and status.st_mtime_ns == expected.mtime_ns
+        ):
+            intact[relative] = expected
+    return TreeCheck(intact, frozenset(changed))

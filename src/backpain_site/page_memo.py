@@ -1,0 +1,170 @@
+"""Which pages need rendering again: a fingerprint of everything a template is given.
+
+Input: each page's output path, template name and the values it is rendered with, plus the
+fingerprints the last build recorded and the pages still on disk as it wrote them.
+Output: for each page, whether it can be kept as it is (same fingerprint, file intact), and the
+fingerprints to record. A kept page is not rendered; the writer carries its file over.
+
+A fingerprint covers the code version, every template file, and the values themselves, by what
+they hold rather than by name: frozen dataclasses field by field, tuples, lists, dicts, dates,
+enums, and functions by name (closures with what they close over). So a page depends on exactly
+what its template can reach, with nothing to declare and nothing to keep in step when templates
+change. A value that cannot be fingerprinted makes its page render every time: a page can be
+rendered needlessly, never left stale.
+
+One exclusion is deliberate: the raw Markdown of a content file (`Source.body`) is left out,
+because templates show bodies only as resolved HTML (tests/test_incremental.py checks that no
+template reads it). So editing a study's text re-renders its own page, not every list it is in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import fields, is_dataclass
+from pathlib import PurePosixPath
+from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodType
+from typing import Any
+
+from .content import Source
+
+
+class Unfingerprintable(Exception):
+    """A value whose content cannot be told from its pickle (the page always renders)."""
+
+
+def _stood_in(kind: str, found: bytes) -> tuple[str, bytes]:
+    """Never called: pickles name it, with a digest, in place of an object digested before."""
+    return kind, found
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a value, with a digest in place of every object `Fingerprints` digests apart.
+
+    `reducer_override` is not asked about strings, numbers, bytes, lists, tuples, dicts and
+    sets (pickled as they are, fast), only about other objects: dataclasses, functions...
+    """
+
+    def __init__(self, buffer: io.BytesIO, owner: Fingerprints) -> None:
+        super().__init__(buffer, protocol=5)
+        self.fast = True  # no memo: equal values give equal bytes, whatever objects they share
+        self.owner = owner
+
+    def reducer_override(self, obj: Any) -> Any:
+        if obj is _stood_in:
+            return NotImplemented  # pickled by name, like any module-level function
+        stand_in = self.owner.stand_in(obj)
+        if stand_in is None:
+            return NotImplemented
+        return _stood_in, stand_in
+
+
+class Fingerprints:
+    """Digests of values; each object is digested once per build (values are never mutated
+    while pages render, so an object's identity stands for its content within one build).
+    Objects are kept alive with their digests, so no id is reused by another object."""
+
+    def __init__(self) -> None:
+        self._stand_ins: dict[int, tuple[object, tuple[str, bytes] | None]] = {}
+        self._shared: dict[int, tuple[object, bytes]] = {}
+
+    def of(self, value: object) -> bytes:
+        buffer = io.BytesIO()
+        try:
+            _Pickler(buffer, self).dump(value)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
+            raise Unfingerprintable(str(exc)) from exc
+        return hashlib.blake2b(buffer.getvalue(), digest_size=16).digest()
+
+    def of_shared(self, value: object) -> bytes:
+        """The digest of a container that every page is given (render's common values)."""
+        seen = self._shared.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        found = self.of(value)
+        self._shared[id(value)] = (value, found)
+        return found
+
+    def stand_in(self, obj: Any) -> tuple[str, bytes] | None:
+        seen = self._stand_ins.get(id(obj))
+        if seen is not None and seen[0] is obj:
+            return seen[1]
+        stand_in = self._stand_in(obj)
+        self._stand_ins[id(obj)] = (obj, stand_in)
+        return stand_in
+
+    def _stand_in(self, obj: Any) -> tuple[str, bytes] | None:
+        kind = type(obj)
+        if kind is Source:
+            # The raw body is left out on purpose (module docstring); everything else counts.
+            return ("source", self.of((obj.kind, obj.slug, obj.path, obj.body_line, obj.meta)))
+        if is_dataclass(obj) and not isinstance(obj, type):
+            if not getattr(obj, "__dataclass_params__").frozen:  # noqa: B009
+                return None  # a mutable one is pickled as it is wherever it appears
+            values = tuple(getattr(obj, f.name) for f in fields(obj))
+            return ("dataclass", self.of((kind.__module__, kind.__qualname__, values)))
+        if isinstance(obj, MappingProxyType):
+            return ("mapping", self.of(dict(obj)))
+        if isinstance(obj, set | frozenset):  # subclasses only: plain sets never come here
+            return ("set", self.of(sorted(self.of(item) for item in obj)))
+        if isinstance(obj, FunctionType) and (obj.__closure__ or "<" in obj.__qualname__):
+            # A lambda or a nested function: by what it closes over (module-level functions
+            # are pickled by name, and their code is in the code version).
+            name = f"{obj.__module__}.{obj.__qualname__}"
+            closure = tuple(cell.cell_contents for cell in obj.__closure__ or ())
+            return ("function", self.of((name, closure, obj.__defaults__, obj.__kwdefaults__)))
+        if isinstance(obj, MethodType):
+            return ("method", self.of((obj.__func__, obj.__self__)))
+        if isinstance(obj, BuiltinFunctionType):
+            return ("builtin", f"{obj.__module__}.{obj.__qualname__}".encode())
+        return None
+
+
+class PageMemo:
+    """Decides, page by page, whether render can keep the page the last build wrote."""
+
+    def __init__(
+        self,
+        global_key: bytes,
+        previous: Mapping[PurePosixPath, bytes],
+        intact: Collection[PurePosixPath],
+        progress: Callable[[], None] | None = None,
+    ) -> None:
+        self._global = global_key  # code version and every template file
+        self._progress = progress  # called once per page
+        self._previous = previous  # last build's fingerprints
+        self._intact = intact  # pages whose file is still exactly as the last build wrote it
+        self._values = Fingerprints()
+        self.fingerprints: dict[PurePosixPath, bytes] = {}
+        self.kept: set[PurePosixPath] = set()
+
+    def unchanged(
+        self,
+        path: PurePosixPath,
+        template: str,
+        common: Mapping[str, Any],
+        values: Mapping[str, Any],
+    ) -> bool:
+        """True when `path` need not be rendered: the writer keeps the last build's file."""
+        if self._progress is not None:
+            self._progress()
+        if path in self.fingerprints:  # a second page for one path: render it, so render says so
+            return False
+        try:
+            found = hashlib.blake2b(
+                self._global
+                + template.encode()
+                + b"\0"
+                + self._values.of_shared(common)
+                + self._values.of(dict(values)),
+                digest_size=16,
+            ).digest()
+        except Unfingerprintable:
+            return False
+        self.fingerprints[path] = found
+        if self._previous.get(path) == found and path in self._intact:
+            self.kept.add(path)
+            return True
+        return False

@@ -1,0 +1,355 @@
+"""Reading grade of every patient-facing page, checked against the site's target.
+
+Input: the validated `Site`. Output: a `PageGrade` (Flesch-Kincaid grade, counts and longest
+sentences) for each condition, study, claim and plain page, plus the home page's own text, and
+a warning for each one above `reading_grade_target` naming the page and its longest sentences.
+
+Only prose is scored: Markdown and HTML are stripped first (headings, tables and code are not
+prose; links keep their text; citations go), and list items count as sentences. Decimal points
+and common abbreviations are not sentence ends. The score itself is textstat's, pinned to 0.7.3
+because later releases fetch NLTK data from the network.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import textstat
+
+from .cache import remembered
+from .citations import CITATION
+from .content import Site, Source
+from .markdown_checks import unconvertible
+from .problems import Problem, warning
+from .urls import Urls
+
+LONGEST_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Sentence:
+    path: str
+    line: int
+    text: str
+
+    @property
+    def words(self) -> int:
+        return _counts(self)[0]
+
+
+@dataclass(frozen=True)
+class PageGrade:
+    url: str
+    path: str  # the file an editor changes to fix the page
+    grade: float
+    words: int
+    sentences: int
+    longest: tuple[Sentence, ...]  # longest first
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^\s{0,3}(#{1,6}\s|[=-]{3,}\s*$)")
+_TABLE_ROW = re.compile(r"^\s*\|")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_QUOTE = re.compile(r"^\s*>\s?")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_REFERENCE_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_AUTOLINK = re.compile(r"<(?:https?|mailto):[^>]+>")
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~|`)(?=\S)(.+?)(?<=\S)\1")
+_ENTITY = re.compile(r"&(nbsp|amp|lt|gt|quot);")
+_ENTITIES = {"nbsp": " ", "amp": "&", "lt": "<", "gt": ">", "quot": '"'}
+# A sentence ends at . ! or ? (after any closing quote or bracket) followed by a space.
+_SENTENCE_END = re.compile(r"[.!?][\"\u201d\u2019)\]]?(\s+)")
+# Words whose full stop does not end a sentence (compared in lower case).
+_ABBREVIATIONS = frozenset(
+    {
+        *("e.g.", "i.e.", "al.", "etc.", "vs.", "cf.", "approx.", "fig."),
+        *("dr.", "mr.", "mrs.", "ms.", "prof.", "st.", "u.s.", "u.k."),
+    }
+)
+_CLOSERS = '")]\u201d\u2019'
+_ENDS = str.maketrans("", "", ".!?")
+_WORD = re.compile(r"\w")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?])")  # left where a citation was removed
+
+
+def _inline(text: str) -> str:
+    """Markdown inline syntax -> the words a reader sees."""
+    # Most lines hold no markup at all; the checks skip regexes that could not match.
+    if "[" in text:
+        text = CITATION.sub("", text)
+        text = _IMAGE.sub("", text)
+        text = _LINK.sub(r"\1", text)
+        text = _REFERENCE_LINK.sub(r"\1", text)
+    if "<" in text:
+        text = _AUTOLINK.sub("", text)
+        text = _TAG.sub("", text)
+    if any(mark in text for mark in "*_~`"):
+        previous = None
+        while previous != text:  # nested emphasis: **a *b* c**
+            previous, text = text, _EMPHASIS.sub(r"\2", text)
+    if "&" in text:
+        text = _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(text.split()))
+
+
+def _blocks(body: str, first_line: int) -> list[tuple[int, str]]:
+    """Paragraphs and list items of a Markdown body, each with the file line it starts on."""
+    blocks: list[tuple[int, str]] = []
+    current: list[str] = []
+    start = first_line
+    in_fence = False
+
+    def close() -> None:
+        if current:
+            blocks.append((start, "\n".join(current)))
+            current.clear()
+
+    for offset, raw in enumerate(body.split("\n")):
+        line = first_line + offset
+        if _FENCE.match(raw):
+            close()
+            in_fence = not in_fence
+            continue
+        if in_fence or _HEADING.match(raw) or _TABLE_ROW.match(raw) or not raw.strip():
+            close()
+            continue
+        text = _QUOTE.sub("", raw)
+        if _LIST_ITEM.match(text):
+            close()
+            text = _LIST_ITEM.sub("", text)
+        if not current:
+            start = line
+        current.append(text.strip())
+    close()
+    return blocks
+
+
+def sentences_of(text: str, path: str, line: int) -> list[Sentence]:
+    """One block of prose (lines joined by newlines) -> its sentences, each with its own line.
+
+    A block without end punctuation (a list item, a front-matter phrase) is one sentence; a
+    colon that introduces a list ends one. A decimal point is never followed by a space, so
+    it never ends a sentence; an abbreviation's full stop is skipped.
+    """
+    prose = "\n".join(_inline(part) for part in text.split("\n"))
+    found = []
+    start = 0
+    for match in [*_SENTENCE_END.finditer(prose), None]:
+        end = match.start(1) if match else len(prose)
+        before = prose[start:end].rsplit(None, 1)
+        if match and before and before[-1].lower() in _ABBREVIATIONS:
+            continue
+        raw = prose[start:end]
+        first = line + prose.count("\n", 0, start + len(raw) - len(raw.lstrip()))
+        start = match.end() if match else end
+        part = " ".join(raw.split())
+        if not _WORD.search(part):
+            continue
+        if part[-1] == ":":
+            part = part[:-1] + "."
+        elif part[-1] not in ".!?" + _CLOSERS:
+            part += "."
+        found.append(Sentence(path, first, part))
+    return found
+
+
+@remembered("readability")  # cache.py: a warm build does not split unchanged bodies again
+def markdown_sentences(body: str, path: str, first_line: int) -> list[Sentence]:
+    return [
+        sentence
+        for line, block in _blocks(body, first_line)
+        for sentence in sentences_of(block, path, line)
+    ]
+
+
+def _for_textstat(sentence: Sentence) -> str:
+    """The sentence with one end mark: textstat ends a sentence at every '.', '!' and '?', so
+    the points inside '1.2%', 'e.g.' or a quoted question must go."""
+    text = sentence.text
+    core = text.rstrip(_CLOSERS)
+    if core and core[-1] in ".!?":
+        return core[:-1].translate(_ENDS) + core[-1] + text[len(core) :]
+    return text.translate(_ENDS) + "."
+
+
+@lru_cache(maxsize=1 << 16)
+def _token(token: str) -> tuple[int, int]:
+    """(words, syllables) of one whitespace-separated token, exactly as textstat counts them."""
+    words = len(textstat.remove_punctuation(token).split())
+    return words, (textstat.syllable_count(token) if words else 0)
+
+
+def scored_text(sentences: Iterable[Sentence]) -> str:
+    """The text whose Flesch-Kincaid grade is the page's grade."""
+    return " ".join(_for_textstat(s) for s in sentences)
+
+
+def _round_1(number: float) -> float:
+    """textstat's rounding to one decimal (half away from zero), applied where it applies it."""
+    return math.floor(number * 10 + math.copysign(0.5, number)) / 10
+
+
+def _counts(sentence: Sentence) -> tuple[int, int]:
+    """(words, syllables) of a sentence as textstat counts them: 'well-known', "it's", '1.2'
+    and '8,270' are one word each."""
+    words = syllables = 0
+    for token in _for_textstat(sentence).split():
+        token_words, token_syllables = _token(token)
+        words += token_words
+        syllables += token_syllables
+    return words, syllables
+
+
+def _grade(counts: Sequence[tuple[int, int]]) -> float:
+    if not counts:
+        return 0.0
+    words = sum(w for w, _ in counts)
+    if not words:
+        return _round_1(-15.59)
+    syllables = sum(s for _, s in counts)
+    # textstat's sentence count: one per end mark (each sentence has exactly one), leaving out
+    # sentences of two words or fewer.
+    sentences = max(1, sum(1 for w, _ in counts if w > 2))
+    per_sentence = _round_1(words / sentences)
+    per_word = _round_1(syllables / words)
+    return _round_1(0.39 * per_sentence + 11.8 * per_word - 15.59)
+
+
+def grade(sentences: Sequence[Sentence]) -> float:
+    """`textstat.flesch_kincaid_grade(scored_text(sentences))`, computed faster (a test holds
+    the two equal on every page of the real site).
+
+    textstat recounts every word of a text on each call; a page's words are mostly words seen
+    before, so counting token by token with a cache makes a 10,000-page build seconds faster.
+    """
+    return _grade([_counts(s) for s in sentences])
+
+
+@remembered("readability")
+def score_page(url: str, path: str, sentences: list[Sentence]) -> PageGrade:
+    counts = [_counts(s) for s in sentences]
+    order = sorted(
+        range(len(sentences)),
+        key=lambda i: (-counts[i][0], sentences[i].path, sentences[i].line),
+    )
+    return PageGrade(
+        url,
+        path,
+        _grade(counts),
+        sum(w for w, _ in counts),
+        len(sentences),
+        tuple(sentences[i] for i in order[:LONGEST_SHOWN]),
+    )
+
+
+def _fields(source: Source, *names: str) -> list[Sentence]:
+    found: list[Sentence] = []
+    for name in names:
+        value = source.meta.values.get(name)
+        items = value if isinstance(value, tuple) else (value,)
+        for index, item in enumerate(items):
+            if isinstance(item, str) and item:
+                line = source.item_line(name, index) if isinstance(value, tuple) else None
+                found += sentences_of(item, source.path, line or source.line_of(name))
+    return found
+
+
+def _body(source: Source) -> list[Sentence]:
+    if unconvertible(source.body):  # refused by resolve; scanning it could take minutes
+        return []
+    return markdown_sentences(source.body, source.path, source.body_line)
+
+
+def page_sentences(site: Site) -> list[tuple[str, str, list[Sentence]]]:
+    """(url, file, sentences) of every patient-facing page: home, conditions, studies, claims
+    (each a section of the claims page) and plain pages."""
+    urls = Urls(site.config.base_url)
+    home: list[Sentence] = []
+    if site.config.tagline:
+        home += sentences_of(site.config.tagline, site.config.path, 0)
+    for condition in site.conditions:
+        home += _fields(condition.source, "bottom_line", "summary")
+    found = [(urls.home(), site.config.path, home)]
+    for condition in site.conditions:
+        sentences = _fields(condition.source, "summary", "bottom_line") + _body(condition.source)
+        sentences += [
+            s
+            for finding in condition.findings
+            for s in sentences_of(finding.effect, condition.source.path, finding.line)
+        ]
+        found.append((urls.condition(condition.slug), condition.source.path, sentences))
+    for study in site.studies:
+        sentences = _fields(study.source, "key_finding", "limits") + _body(study.source)
+        found.append((urls.study(study.slug), study.source.path, sentences))
+    for claim in site.claims:
+        sentences = _fields(claim.source, "claim") + _body(claim.source)
+        found.append((urls.for_item("claims", claim.slug), claim.source.path, sentences))
+    for page in site.pages:
+        sentences = _fields(page.source, "summary") + _body(page.source)
+        found.append((urls.page(page.slug), page.source.path, sentences))
+    return found
+
+
+def page_grades(site: Site) -> list[PageGrade]:
+    return [score_page(url, path, sentences) for url, path, sentences in page_sentences(site)]
+
+
+def _quote(sentence: Sentence, words: int = 12) -> str:
+    shown = sentence.text.split()
+    text = " ".join(shown[:words]) + (" …" if len(shown) > words else "")
+    return f'{sentence.path}:{sentence.line} ({sentence.words} words) "{text}"'
+
+
+def readability_problems(grades: Iterable[PageGrade], target: int) -> list[Problem]:
+    problems = []
+    for page in grades:
+        if page.grade <= target or not page.longest:
+            continue
+        longest = "; ".join(_quote(s) for s in page.longest)
+        problems.append(
+            warning(
+                page.path,
+                page.longest[0].line if page.longest[0].path == page.path else 0,
+                f"reading grade {page.grade:.1f} of {page.url} is above the target of "
+                f"{target}; shorten its longest sentences: {longest}",
+            )
+        )
+    return problems
+
+
+def check_readability(site: Site) -> tuple[list[PageGrade], list[Problem]]:
+    grades = page_grades(site)
+    return grades, readability_problems(grades, site.config.reading_grade_target)
+
+
+def grade_summary(grades: Sequence[PageGrade], target: int) -> str:
+    """One line for the build report: how hard the site is to read, and its hardest page."""
+    if not grades:
+        return f"reading grade (Flesch-Kincaid): no pages; target {target}"
+    values = sorted(g.grade for g in grades)
+    middle = len(values) // 2
+    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    hardest = max(grades, key=lambda g: (g.grade, g.url))
+    above = sum(1 for g in grades if g.grade > target)
+    return (
+        f"reading grade (Flesch-Kincaid) of {len(grades)} pages and claims: median {median:.1f}, "
+        f"highest {hardest.grade:.1f} ({hardest.url}); target {target}"
+        + (f"; {above} above the target" if above else "")
+    )
+
+
+def grade_lines(grades: Iterable[PageGrade], target: int) -> list[str]:
+    """Every page's grade, hardest first, for `--reading-grades`."""
+    ordered = sorted(grades, key=lambda g: (-g.grade, g.url))
+    return [
+        f"{g.grade:5.1f}  {g.url}  ({g.words} words, {g.sentences} sentences)"
+        + ("  above the target" if g.grade > target else "")
+        for g in ordered
+    ]

@@ -1,0 +1,110 @@
+"""Valid HTML on every page: the current Nu Html Checker (vnu, from npm's `vnu-jar`) reports no
+error and no warning on any page of the built site, nor in its stylesheet and SVG files.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .support import VNU, BuiltSite, require
+
+# Two of vnu's Content-Security-Policy warnings are artefacts, and only these are set aside:
+# - vnu checks files (it refuses to fetch from 127.0.0.1), and from a file: URL it cannot match
+#   'self' against the site's root-relative /static/ links, so it warns that the site's own
+#   stylesheet and scripts would be blocked;
+# - it warns that JSON-LD blocks (<script type="application/ld+json">) are inline scripts, but
+#   browsers never run data blocks, so no policy applies to them.
+# Neither happens in a browser: the browser tests load every page over HTTP and fail on any CSP
+# violation.
+FILE_ORIGIN_CSP_WARNING = "Resource violates Content Security Policy (meta tag): external "
+INLINE_CSP_WARNING = "Inline script violates Content Security Policy (meta tag)"
+DATA_BLOCK = '<script type="application/ld+json">'
+
+
+@dataclass(frozen=True)
+class NuReport:
+    checked: list[str]  # every file vnu read (it names each one with --verbose)
+    messages: list[dict[str, object]]
+
+
+def nu_checker(java: str, paths: list[Path]) -> NuReport:
+    require(VNU, "the Nu Html Checker (npm vnu-jar)")
+    done = subprocess.run(
+        [
+            java,
+            "-jar",
+            str(VNU),
+            "--format",
+            "json",
+            "--verbose",
+            "--also-check-css",
+            "--also-check-svg",
+        ]
+        + [str(path) for path in paths],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    # The report is JSON on stderr; the names of the files read are on stdout.
+    return NuReport(done.stdout.splitlines(), json.loads(done.stderr)["messages"])
+
+
+def is_csp_artefact(message: dict[str, object]) -> bool:
+    text = str(message["message"])
+    if text.startswith(FILE_ORIGIN_CSP_WARNING):
+        return "“/static/" in text
+    if text.startswith(INLINE_CSP_WARNING):
+        start = int(str(message.get("hiliteStart", 0)))
+        end = start + int(str(message.get("hiliteLength", 0)))
+        return str(message.get("extract", ""))[start:end] == DATA_BLOCK
+    return False
+
+
+def test_nu_checker_finds_no_error_or_warning_on_any_page(java: str, built_site: BuiltSite) -> None:
+    files = [built_site.file(path) for path in built_site.pages]
+    files += sorted((built_site.root / "static").rglob("*.css"))
+    files += sorted((built_site.root / "static").rglob("*.svg"))
+    report = nu_checker(java, files)
+    found = [
+        f"{m['type']}/{m.get('subType', '')} {str(m.get('url', '')).removeprefix('file:')}"
+        f":{m.get('lastLine', 0)}: {m['message']}"
+        for m in report.messages
+        if not is_csp_artefact(m)
+    ]
+    assert found == []
+    assert sorted(report.checked) == sorted(str(path) for path in files)
+
+
+def test_nu_checker_reports_a_broken_page(java: str, tmp_path: Path) -> None:
+    """The checker really runs: a page with a duplicate id and a stray end tag fails."""
+    page = tmp_path / "broken.html"
+    page.write_text(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>x</title></head>'
+        '<body><p id="a">one</p><p id="a">two</div></body></html>',
+        encoding="utf-8",
+    )
+    report = nu_checker(java, [page])
+    assert report.checked == [str(page)]
+    assert [m["message"] for m in report.messages if m["type"] == "error"] == [
+        "Duplicate ID “a”.",
+        "Stray end tag “div”.",
+    ]
+
+
+def test_only_the_two_csp_artefacts_are_set_aside() -> None:
+    def warning(message: str, extract: str = "", start: int = 0, length: int = 0) -> bool:
+        return is_csp_artefact(
+            {"message": message, "extract": extract, "hiliteStart": start, "hiliteLength": length}
+        )
+
+    blocked = "Resource violates Content Security Policy (meta tag): external script "
+    assert warning(blocked + "“/static/search.js” blocked by “script-src” directive.")
+    assert not warning(blocked + "“https://cdn.example.com/x.js” blocked by “script-src”.")
+    inline = "Inline script violates Content Security Policy (meta tag): blocked by “script-src”."
+    assert warning(inline, 'x">\n<script type="application/ld+json">{"@', 4, 35)
+    assert not warning(inline, 'x">\n<script>alert(1)</script>', 4, 8)
+    assert not warning("Duplicate ID “a”.")
