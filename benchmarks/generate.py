@@ -19,6 +19,12 @@ import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 CONDITIONS = (
     ("low-back-pain", "Low back pain", 1),
     ("sciatica", "Sciatica", 2),
@@ -39,15 +45,15 @@ DESIGNS = (
     ("trial-protocol", "people"),
 )
 CERTAINTY_WORDING = {"moderate": "probably", "low": "may", "very-low": "very uncertain"}
-FAMILIES = (
+FAMILIES = _words(
     "Smith Jones Brown Garcia Miller Davis Wilson Anderson Thomas Taylor Moore Martin Lee Walker "
     "Hall Allen Young King Wright Scott Green Baker Adams Nelson Hill Campbell Mitchell Roberts "
     "Carter Phillips Evans Turner Torres Parker Collins Edwards Stewart Morris Murphy Cook Rogers "
     "Morgan Cooper Peterson Bailey Reed Kelly Howard Kim Chen Wang Li Zhang Liu Yang Huang Zhao "
-    "Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Tanaka Suzuki Sato Inoue Yamamoto M{\\\"u}ller "
-    "Schr{\\\"o}der Y{\\\"u}ksel Nu{\\~n}ez Fran{\\c{c}}ois"
-).split()
-GIVEN = "A. B. C. D. E. F. G. H. J. K. L. M. N. P. R. S. T. W. Y. Z.".split()
+    'Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Tanaka Suzuki Sato Inoue Yamamoto M{\\"u}ller '
+    'Schr{\\"o}der Y{\\"u}ksel Nu{\\~n}ez Fran{\\c{c}}ois'
+)
+GIVEN = _words("A. B. C. D. E. F. G. H. J. K. L. M. N. P. R. S. T. W. Y. Z.")
 JOURNALS = (
     "Journal of Back Pain Research",
     "Spine Studies Quarterly",
@@ -56,17 +62,17 @@ JOURNALS = (
     "Clinical Trials in Musculoskeletal Health",
     "Evidence Reviews in Rehabilitation",
 )
-TOPICS = "needle point nerve disc spine muscle sleep walking stretch heat exercise posture".split()
-WORDS = (
+TOPICS = _words("needle point nerve disc spine muscle sleep walking stretch heat exercise posture")
+WORDS = _words(
     "people pain back week month trial group care study result change score number dose "
     "clinic doctor nurse visit session treatment needle time health walk sleep work day "
     "measure report answer question sample year end start level sign effect rate part"
-).split()
-LINKERS = "and then but so because while after before when although".split()
-VERBS = (
+)
+LINKERS = _words("and then but so because while after before when although")
+VERBS = _words(
     "had reported showed measured found compared noted saw gave asked used tested checked"
-).split()
-ADJECTIVES = "small large short long mild strong early late usual common rare clear".split()
+)
+ADJECTIVES = _words("small large short long mild strong early late usual common rare clear")
 
 
 def _sentence(rng: random.Random) -> str:
@@ -118,9 +124,6 @@ def _bib_entry(index: int, rng: random.Random) -> str:
     ]
     if index % 3 == 0:
         lines.append(f"  pmid    = {{{30000000 + index}}},")
-    lines.append(
-        "  note    = {Synthetic entry for benchmarks; not a real source.}",
-    )
     return "\n".join(lines) + "\n}\n"
 
 
@@ -137,7 +140,8 @@ def _study(index: int, n: int, rng: random.Random) -> str:
     participants = rng.randint(12, 900)
     front = [
         "---",
-        f'title: "Synthetic {design.replace("-", " ")} number {index} on {TOPICS[index % 12]} care"',
+        f'title: "Synthetic {design.replace("-", " ")} number {index} '
+        f'on {TOPICS[index % 12]} care"',
         f"design: {design}",
         f"subjects: {subjects}",
         f'population: "{participants} {"rats" if subjects == "animals" else "adults"} '
@@ -231,7 +235,8 @@ def _condition(slug: str, title: str, order: int, finding_studies: list[str]) ->
             "## About this page",
             "",
             f"This synthetic page lists the made-up studies on {title.lower()}. "
-            f"See [a study](/studies/{finding_studies[0]}/) and [the disclaimer](/pages/disclaimer/).",
+            f"See [a study](/studies/{finding_studies[0]}/) and "
+            "[the disclaimer](/pages/disclaimer/).",
             "",
         ]
     )

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import REPO, generate, reference_key, study_slug  # noqa: E402
+from generate import REPO, generate, reference_key, study_slug
 
 STEPS = ("cold", "warm", "first edit", "study edited", "reference edited")
 TARGETS = {  # at N = 10,000 (issue 7)
@@ -148,7 +148,9 @@ def run_build(project: Path, step: str) -> Measure:
         raise SystemExit(f"{step} build failed:\n{err.decode()}")
     text = out.decode().strip().splitlines()
     summary = text[0] if text else ""
-    pages = int(summary.split(" pages")[0].split()[-1].replace(",", "")) if " pages" in summary else 0
+    pages = (
+        int(summary.split(" pages")[0].split()[-1].replace(",", "")) if " pages" in summary else 0
+    )
     return Measure(step, seconds, max_rss, peak_tree / 1024 / 1024, pages, summary)
 
 
@@ -277,7 +279,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, nargs="+", default=[1_000, 10_000])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp one)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="scratch folder (default: a temp one)"
+    )
     parser.add_argument("--results", type=Path, default=None, help="also write the report here")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()

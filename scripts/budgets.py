@@ -95,8 +95,16 @@ def lighthouse(url: str) -> dict[str, float]:
     if not LIGHTHOUSE.is_file():
         raise SystemExit(f"lighthouse is missing ({LIGHTHOUSE}); run `npm ci --ignore-scripts`")
     done = subprocess.run(
-        ["node", str(LIGHTHOUSE), url, "--output=json", "--output-path=stdout", "--quiet"]
-        + [f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={CHROME_FLAGS}"],
+        [
+            "node",
+            str(LIGHTHOUSE),
+            url,
+            "--output=json",
+            "--output-path=stdout",
+            "--quiet",
+            f"--only-categories={','.join(CATEGORIES)}",
+            f"--chrome-flags={CHROME_FLAGS}",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -152,7 +160,8 @@ def report(site: Path, *, lighthouse_too: bool) -> int:
         broken += over
         name = page.parent.relative_to(site).as_posix() + "/"
         mark = "  OVER BUDGET" if over else ""
-        print(f"{name:<58} {html / 1000:>7.1f}KB {css / 1000:>6.1f}KB {(html + css) / 1000:>7.1f}KB{mark}")
+        sizes = f"{html / 1000:>7.1f}KB {css / 1000:>6.1f}KB {(html + css) / 1000:>7.1f}KB"
+        print(f"{name:<58} {sizes}{mark}")
     largest = max(sum(page_weight(site, p)) for p in pages)
     print(f"{len(pages)} study pages; largest {largest / 1000:.1f} KB; {broken} over budget")
     fonts = foreign_fonts(site)

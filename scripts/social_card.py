@@ -26,7 +26,9 @@ p {{ font-size: 32px; line-height: 1.35; margin: 0; max-width: 960px; }}
 
 def main() -> None:
     config = yaml.safe_load((ROOT / "content" / "site.yaml").read_text(encoding="utf-8"))
-    page_html = CARD.format(title=html.escape(config["title"]), tagline=html.escape(config["tagline"]))
+    page_html = CARD.format(
+        title=html.escape(config["title"]), tagline=html.escape(config["tagline"])
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]

@@ -135,8 +135,13 @@ def test_check_writes_nothing(
     root = project()
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     for options in ((), ("--format", "json"), ("--format", "github"), ("--strict",)):
-        run(capsys, root, *options)
+        run(capsys, root, *options, "--no-cache")
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    # With its cache (cache.py), a check writes the cache folder and nothing else.
+    run(capsys, root)
+    cache = Path(".cache/backpain_site")
+    after = [p.relative_to(root) for p in root.rglob("*") if p.is_file()]
+    assert [p for p in after if not p.is_relative_to(cache) and p not in before] == []
 
 
 def test_annotation_paths_are_relative_to_where_the_command_runs(

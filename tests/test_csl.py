@@ -13,13 +13,11 @@ from backpain_site.csl import (
     bibliography_order,
     format_reference,
     format_references,
-    identifier_links,
     load_style,
     page_numbers,
-    smart_quotes,
     style_path,
-    to_csl_json,
 )
+from backpain_site.csl_data import identifier_links, smart_quotes, to_csl_json
 
 DATA = Path(__file__).parent / "data"
 AMA, VANCOUVER = "american-medical-association", "vancouver-nlm"

@@ -34,7 +34,8 @@ import pytest
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from backpain_site.bibliography import Reference, load_bibliography
-from backpain_site.csl import format_reference, load_style, to_csl_json
+from backpain_site.csl import format_reference, load_style
+from backpain_site.csl_data import to_csl_json
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"

@@ -14,7 +14,8 @@ from citeproc import formatter as citeproc_formatter
 from citeproc.source.json import CiteProcJSON
 
 from backpain_site.bibliography import Reference, load_bibliography
-from backpain_site.csl import load_style, to_csl_json
+from backpain_site.csl import load_style
+from backpain_site.csl_data import to_csl_json
 from backpain_site.exports import bibtex, csl_json, export, ris
 
 DATA = Path(__file__).parent / "data"

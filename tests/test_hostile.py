@@ -16,97 +16,22 @@ import select
 import shutil
 import subprocess
 import sys
-import tomllib
+import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from backpain_site.bibliography import load_bibliography
 from backpain_site.build import build
+from backpain_site.cli import main
+from backpain_site.problems import error
 
 from conftest import REPO, TODAY, write_project
-from sitecheck import snapshot, unsafe_markup
-
-CASES_DIR = Path(__file__).resolve().parent / "hostile"
-DEFAULT_BUDGET = 10.0  # seconds for fork + build; every case takes well under one
-_NOT_OVERLAY = {"case.toml", "expected.txt"}
-# A study outside the project, valid in every way: if a link to it were followed, it would build.
-OUTSIDE_STUDY = (REPO / "tests" / "conftest.py").read_text(encoding="utf-8")
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    folder: Path
-    about: str
-    builds: bool
-    budget: float
-    remove: tuple[str, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)
-    symlinks: dict[str, str] = field(default_factory=dict)
-    fifos: tuple[str, ...] = ()
-    generated: tuple[dict[str, Any], ...] = ()
-
-    @property
-    def expected(self) -> list[str]:
-        path = self.folder / "expected.txt"
-        return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-
-
-def load_case(folder: Path) -> Case:
-    spec = tomllib.loads((folder / "case.toml").read_text(encoding="utf-8"))
-    return Case(
-        name=folder.name,
-        folder=folder,
-        about=spec["about"],
-        builds=spec.get("outcome", "error") == "builds",
-        budget=float(spec.get("budget_seconds", DEFAULT_BUDGET)),
-        remove=tuple(spec.get("remove", ())),
-        files=dict(spec.get("files", {})),
-        symlinks=dict(spec.get("symlinks", {})),
-        fifos=tuple(spec.get("fifos", ())),
-        generated=tuple(spec.get("generated", ())),
-    )
-
-
-CASES = [load_case(p) for p in sorted(CASES_DIR.iterdir()) if (p / "case.toml").is_file()]
-ERROR_CASES = [c for c in CASES if not c.builds]
-BUILDING_CASES = [c for c in CASES if c.builds]
-
-
-def make_project(case: Case, root: Path) -> Path:
-    """The conftest project with the case's files over it."""
-    write_project(root)
-    outside = root.parent / "outside"
-    outside.mkdir(exist_ok=True)
-    (outside / "secret.md").write_text(OUTSIDE_STUDY, encoding="utf-8")
-    for source in sorted(case.folder.rglob("*")):
-        relative = source.relative_to(case.folder)
-        if source.is_file() and str(relative) not in _NOT_OVERLAY:
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-    for relative in case.remove:
-        (root / relative).unlink()
-    for relative, text in case.files.items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text.encode("utf-8"))
-    for spec in case.generated:
-        text = spec.get("head", "") + spec["text"] * int(spec["times"]) + spec.get("tail", "")
-        (root / spec["path"]).write_bytes(text.encode("utf-8"))
-    for relative, target_text in case.symlinks.items():
-        link = root / relative
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.unlink(missing_ok=True)
-        link.symlink_to(target_text.replace("{outside}", str(outside)))
-    for relative in case.fifos:
-        (root / relative).unlink(missing_ok=True)
-        os.mkfifo(root / relative)
-    return root
+from hostile_cases import BUILDING_CASES, CASES, CASES_DIR, ERROR_CASES, Case, make_project
+from sitecheck import parse, snapshot, unsafe_markup
 
 
 @dataclass(frozen=True)
@@ -234,3 +159,76 @@ def test_hostile_input_that_builds_cannot_run_or_load_anything(
     # What the templates themselves make (an inline SVG, a button) is in the clean site too.
     added = Counter(unsafe_markup(root / "_site")) - Counter(unsafe_markup(previous_site))
     assert sorted(added.elements()) == []
+
+
+PAYLOAD = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+
+
+def strings_in(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def test_front_matter_payloads_are_text_everywhere_json_ld_included(tmp_path: Path) -> None:
+    case = next(c for c in BUILDING_CASES if c.name == "ok-escaped-front-matter")
+    root = make_project(case, tmp_path / "project")
+    assert build(root, root / "_site", today=TODAY).written
+    soup = parse(root / "_site" / "studies" / "smith-2020" / "index.html")
+    title = f"A trial {PAYLOAD}"
+    assert soup.h1 is not None and soup.h1.get_text() == title
+    assert soup.title is not None and soup.title.get_text().startswith(f"{title} · ")
+    description = soup.select_one('meta[name="description"]')
+    assert description is not None and description["content"] == f"Pain {PAYLOAD} eased"
+    blocks = soup.select('script[type="application/ld+json"]')
+    assert blocks
+    for block in blocks:
+        code = block.string or ""
+        assert "<" not in code  # so no '</script>' can end the block early
+        assert title in set(strings_in(json.loads(code)))
+
+
+def test_a_large_bibliography_is_read_in_seconds_with_its_error_placed() -> None:
+    entry = "@article{{k{0},\n  author = {{Smith, J. and Doe, A.}},\n  title = {{Trial {0}}},\n}}\n"
+    text = "".join(entry.format(i) for i in range(10_000)) + "@article{broken,\n  title = {x\n"
+    assert len(text) > 700_000
+    started = time.perf_counter()
+    references, problems = load_bibliography(text, "r.bib")
+    assert time.perf_counter() - started < 10
+    assert len(references) == 10_000
+    assert problems == [
+        error(
+            "r.bib",
+            40_001,
+            "entry 'broken' could not be read: it is not closed before the file ends",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        (".", "it holds the project itself; choose a folder of its own, such as _site"),
+        ("..", "it holds the project itself; choose a folder of its own, such as _site"),
+        ("content", "it is inside the project's content/ folder, which the build reads"),
+        ("static/site", "it is inside the project's static/ folder, which the build reads"),
+        (
+            "notes",
+            "it holds files but no built site (no index.html), so replacing it would lose them",
+        ),
+    ],
+)
+def test_an_output_folder_that_would_replace_other_files_is_refused(
+    tmp_path: Path, out: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_project(tmp_path / "project", {"notes/todo.txt": "Ask Ann about doses.\n"})
+    before = snapshot(tmp_path)
+    target = root / out
+    assert main(["build", "--source", str(root), "--out", str(target)]) == 2
+    assert capsys.readouterr().err == f"backpain-site: error: --out {target}: {message}\n"
+    assert snapshot(tmp_path) == before

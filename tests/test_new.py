@@ -221,6 +221,10 @@ def test_never_overwrites(root: Path, capsys: pytest.CaptureFixture[str]) -> Non
             ("page", "about-us", "--reference", "lee2021acupuncture"),
             "--reference is for a study or a claim, not a page",
         ),
+        (
+            ("page", "con"),
+            "'con' cannot be a file name: it uses 'CON', a device name reserved on Windows",
+        ),
     ],
 )
 def test_usage_errors(

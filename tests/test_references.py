@@ -14,7 +14,8 @@ from bs4 import BeautifulSoup
 
 from backpain_site.bibliography import Reference, load_bibliography
 from backpain_site.build import build
-from backpain_site.csl import bibliography_order, format_reference, identifier_links
+from backpain_site.csl import bibliography_order, format_reference
+from backpain_site.csl_data import identifier_links
 from backpain_site.urls import reference_slug
 
 from conftest import BIB, REPO, SITE_YAML, STUDY, TODAY

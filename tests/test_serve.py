@@ -26,7 +26,7 @@ from bs4 import BeautifulSoup
 from tornado.websocket import websocket_connect
 
 from backpain_site.cli import main
-from backpain_site.serve import inject, is_loopback, locate
+from backpain_site.preview import host_allowed, inject, is_loopback, locate
 
 from conftest import STUDY, write_project
 
@@ -107,10 +107,12 @@ class Server:
         assert status == 200, (path, status)
         return BeautifulSoup(body, "html.parser")
 
-    def raw(self, target: str) -> tuple[int, bytes]:
+    def raw(self, target: str, host: str = "") -> tuple[int, bytes]:
         """Send a request line exactly as given (no client tidies the path) and read it all."""
+        host = host or f"127.0.0.1:{self.port}"
+        request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as conn:
-            conn.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            conn.sendall(request.encode())
             data = b""
             while chunk := conn.recv(65536):
                 data += chunk
@@ -217,6 +219,10 @@ def test_requests_outside_the_output_folder_are_refused(server: Server, tmp_path
     # The same socket helper does get real pages.
     assert server.raw("/")[0] == 200
     assert server.raw("/static/site.css")[0] == 200
+    assert server.raw("/", host=f"localhost:{server.port}")[0] == 200
+    # A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) gets nothing.
+    status, body = server.raw("/", host=f"attacker.example:{server.port}")
+    assert status == 403 and b"Test site" not in body
     (server.out / "leak.txt").unlink()
     (server.out / "leak-folder").unlink()
 
@@ -363,11 +369,11 @@ def test_a_network_host_warns_and_stopping_removes_the_folder(tmp_path: Path) ->
         code = running.stop()
     assert code == 0
     assert running.seen[-1] == "stopped"
-    assert running.errors[0] == (
+    assert (
         "backpain-site: warning: --host 0.0.0.0 makes the preview reachable from the network: "
         "anyone who can reach this computer can read the site, drafts included. "
         "Use --host 127.0.0.1 to keep it on this computer."
-    )
+    ) in running.errors, running.errors
     assert not running.out.exists() and not running.out.parent.exists()
 
 
@@ -482,3 +488,21 @@ def test_inject_puts_the_script_in_head_and_the_overlay_first_in_body() -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("header", "loopback_only", "allowed"),
+    [
+        ("127.0.0.1:8000", True, True),
+        ("localhost:8000", True, True),
+        ("LOCALHOST", True, True),
+        ("[::1]:8000", True, True),
+        ("[::1]", True, True),
+        ("attacker.example:8000", True, False),
+        ("127.0.0.1.attacker.example", True, False),
+        ("", True, False),
+        ("attacker.example", False, True),
+    ],
+)
+def test_host_allowed(header: str, loopback_only: bool, allowed: bool) -> None:
+    assert host_allowed(header, loopback_only) is allowed

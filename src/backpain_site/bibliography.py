@@ -113,7 +113,9 @@ _LATEX_CONTEXT = get_default_latex_context_db()
 # Text without any of these has nothing for LaTeX decoding to change (dashes and quotes too).
 _LATEX_MARKUP = re.compile(r"[\\{}$~%&#^_`]|--|''")
 _MAX_BRACE_DEPTH = 20  # pylatexenc recurses once per level; real titles need two or three
-_HTML_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--")
+# What a browser starts reading as markup: '<' then a letter, '/', '!' or '?'. A tag need not be
+# closed to be one (the next '>' in the page would close it), so none of it may reach a page.
+_HTML_MARKUP = re.compile(r"<[A-Za-z/!?][^<>\s]{0,30}>?")
 # Both libraries log parse trouble to stderr; every problem is reported here instead.
 for _library in ("bibtexparser", "pylatexenc"):
     logging.getLogger(_library).addHandler(logging.NullHandler())
@@ -396,14 +398,15 @@ def load_bibliography(text: str, path: str) -> tuple[list[Reference], list[Probl
                     )
                 )
                 raw_value = re.sub(r"[{}\\]", "", raw_value)  # read the rest as plain text
-            markup = _HTML_MARKUP.search(raw_value) if name not in VERBATIM_FIELDS else None
+            # Fields with a format of their own are checked (and refused) by it.
+            markup = _HTML_MARKUP.search(raw_value) if name not in _FORMATS else None
             if markup:
                 problems.append(
-                    warning(
+                    error(
                         path,
                         field_line,
-                        f"entry '{entry.key}': {name} holds HTML ('{markup.group()[:40]}'), "
-                        "which is shown as text; write plain text or LaTeX",
+                        f"entry '{entry.key}': {name} holds HTML ('{markup.group()}'); "
+                        "write plain text, or LaTeX such as \\emph{...} for italics",
                     )
                 )
             source.append((name, raw_value.strip()))

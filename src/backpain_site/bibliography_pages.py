@@ -17,7 +17,8 @@ from typing import Any
 
 from .bibliography import Name, Reference
 from .content import Study
-from .csl import FormattedReference, IdentifierLink, identifier_links, to_csl_json
+from .csl import FormattedReference
+from .csl_data import IdentifierLink, identifier_links, to_csl_json
 from .evidence import DESIGNS
 from .exports import FORMATS, MEDIA_TYPES, export
 from .resolve import Backlink, ResolvedSite

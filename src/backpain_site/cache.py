@@ -65,6 +65,7 @@ def digest(*parts: object) -> bytes:
     return hashlib.blake2b(buffer.getvalue(), digest_size=16).digest()
 
 
+@functools.cache  # once per process: the code that is running, even if its files change later
 def code_version() -> str:
     """What, besides its inputs, decides a build's output: this package and its libraries."""
     hasher = hashlib.blake2b(FORMAT, digest_size=16)

@@ -95,6 +95,19 @@ def _editor_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
 
 
+def _out_folder_problem(out: Path, source: Path) -> str | None:
+    """Why the output folder must not be replaced by the site (the build swaps it whole)."""
+    out, project = out.resolve(), source.resolve()
+    if out == project or out in project.parents:
+        return "it holds the project itself; choose a folder of its own, such as _site"
+    for folder in ("content", "templates", "static"):
+        if out == project / folder or project / folder in out.parents:
+            return f"it is inside the project's {folder}/ folder, which the build reads"
+    if out.is_dir() and any(out.iterdir()) and not (out / "index.html").is_file():
+        return "it holds files but no built site (no index.html), so replacing it would lose them"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
@@ -116,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = None
     if args.command == "build":
         out = args.out if args.out is not None else source / "_site"
+        refused = _out_folder_problem(out, source)
+        if refused:
+            print(f"backpain-site: error: --out {out}: {refused}", file=sys.stderr)
+            return EXIT_USAGE
     # The cache makes rebuilds incremental (incremental.py); progress shows only on a terminal.
     cache = None if args.no_cache else BuildCache.for_project(source)
     progress = Progress(sys.stderr, sys.stderr.isatty())

@@ -1,9 +1,9 @@
 """citeproc-py's known rough edges, fixed in one place so its output is what the CSL spec says.
 
-Input: the citeproc-py classes. Output: the same classes with five behaviours corrected (applied
-once, by `apply()`, before any style is loaded). Each fix is checked against pandoc's citeproc by
-tests/test_csl_pandoc.py; pyproject.toml pins citeproc-py to the minor release they were written
-for, because they replace internals.
+Input: the citeproc-py classes. Output: the same classes with these behaviours corrected
+(applied once, by `apply()`, before any style is loaded). Each fix is checked against pandoc's
+citeproc by tests/test_csl_pandoc.py; pyproject.toml pins citeproc-py to the minor release they
+were written for, because they replace internals.
 
 1. Substituted variables are suppressed in the rest of the entry (CSL 1.0.2, "Substitution"):
    citeproc-py printed an edited book's editors twice and a title-only entry's title twice.
@@ -12,8 +12,12 @@ for, because they replace internals.
 3. A localized date is joined with the locale's own delimiter: "2020 Mar", not "2020Mar".
 4. A period that follows a question or exclamation mark is dropped: "Does it work?", not
    "Does it work?.".
-5. A name label written before `cs:name` in `cs:names` keeps the position citeproc-py gives it;
-   the style normaliser in csl.py makes that position explicit for every processor.
+5. Title case works on the whole string: protected (nocase) words stay as written without
+   splitting the words around them ("NHS: A Guide", not "NHS : A Guide"), each part of a
+   hyphenated word is a word, and labels and terms (no language of their own) are English.
+
+Other fixes live where they belong: the style normaliser and the output post-processing
+(numbers, quotes, links) in csl.py.
 """
 
 from __future__ import annotations

@@ -72,7 +72,8 @@ def sections(urls: Urls, pages: Iterable[ListedPage]) -> tuple[Section, ...]:
 
 def _xml(root: ET.Element) -> bytes:
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return text + b"\n"
 
 
 def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -102,7 +103,7 @@ def _timestamp(day: dt.date) -> str:
 
 
 def feed(config: SiteConfig, urls: Urls, studies: Sequence[Study]) -> bytes:
-    """Studies newest review first: a study is 'new or updated' when the editors last reviewed it."""
+    """Studies, newest review first: a study is new or updated when the editors last reviewed it."""
     ordered = sorted(studies, key=lambda s: (-s.review.last_reviewed.toordinal(), s.slug))
     root = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": config.language})
     _child(root, "title", f"{config.title}: new and updated studies")

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from .bibliography import Name, Reference
 from .cache import remembered
-from .csl import to_csl_json
+from .csl_data import to_csl_json
 
 FORMATS = (("bib", "BibTeX"), ("ris", "RIS"), ("json", "CSL-JSON"))
 MEDIA_TYPES = {

@@ -138,7 +138,8 @@ def parse_yaml(text: str, path: str, first_line: int = 1) -> tuple[Mapping | Non
         root = None if hazard else yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = first_line + (mark.line if mark else 0)
+        # libyaml may place the mark just past the end of the text; keep it on a real line.
+        line = first_line + min(mark.line if mark else 0, text.rstrip("\n").count("\n"))
         what = exc.problem or "invalid YAML"
         return None, [error(path, line, f"YAML syntax error: {what}")]
     except yaml.YAMLError as exc:

@@ -201,6 +201,7 @@ class BuildCache:
             out_dir,
             record.live if usable and record is not None else None,
             record.spare if usable and record is not None else None,
+            intact=live.intact if live is not None else None,
             search_index=search_index,
         )
 

@@ -261,6 +261,20 @@ def _superscripts_after_punctuation(text: str) -> str:
     return "\n".join(lines)
 
 
+def sanitise_citation(html: str) -> str:
+    """A formatted reference keeps only what a citation needs: italics, bold, super- and
+    subscripts, case-protecting spans and http(s) links. The formatter escapes what it prints;
+    this stands behind it."""
+    return nh3.clean(
+        html,
+        tags={"i", "b", "em", "strong", "sup", "sub", "span", "a"},
+        attributes={"span": {"class"}, "a": {"href"}},
+        url_schemes={"http", "https"},
+        link_rel=None,
+        strip_comments=True,
+    )
+
+
 def sanitise(
     html: str, attribute_filter: Callable[[str, str, str], str | None] | None = None
 ) -> str:

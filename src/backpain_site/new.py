@@ -17,6 +17,7 @@ from typing import TextIO
 
 from .bibliography import Reference
 from .load import load_site
+from .paths import unsafe_name
 from .problems import did_you_mean, errors_in
 from .scaffold import PLACEHOLDER, Condition, claim_file, condition_file, page_file, study_file
 from .schema import is_slug
@@ -70,6 +71,9 @@ def new_file(
             f"'{slug}' cannot be a file name: use lower-case letters, digits and single "
             "hyphens, e.g. 'smith-2020-acupuncture-trial'"
         )
+    unsafe = unsafe_name(f"{slug}.md")
+    if unsafe:
+        return fail(f"'{slug}' cannot be a file name: it {unsafe}")
     if reference is not None and kind not in ("study", "claim"):
         return fail(f"--reference is for a study or a claim, not a {kind}")
     relative = f"content/{KINDS[kind]}/{slug}.md"

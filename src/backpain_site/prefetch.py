@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -28,7 +29,14 @@ from .cache import Memo, digest
 from .citations import CitationMarks
 from .content import Site
 from .frontmatter import decode
-from .load import CONTENT_KINDS, ParsedFile, _display, _parse_content
+from .load import (
+    CONTENT_KINDS,
+    MAX_BIBLIOGRAPHY_BYTES,
+    MAX_TEXT_BYTES,
+    ParsedFile,
+    _display,
+    _parse_content,
+)
 from .markdown_body import MarkdownConverter
 from .progress import NO_PROGRESS, Progress
 from .remembered import Conversion, convert_counting, format_one, reference_key
@@ -148,7 +156,7 @@ def load_jobs(root: Path, memo: Memo) -> list[Job]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if path.suffix != ".md" or path.name.startswith(".") or not path.is_file():
+            if not _plain_file(path, ".md", MAX_TEXT_BYTES):
                 continue
             shown = _display(path, root)
             data = path.read_bytes()
@@ -156,7 +164,7 @@ def load_jobs(root: Path, memo: Memo) -> list[Job]:
             if not memo.has("content", key):
                 jobs.append(("content", key, _parse_job, (kind, path.stem, shown, data)))
     bib = root / "content" / "references.bib"
-    if bib.is_file():
+    if _plain_file(bib, ".bib", MAX_BIBLIOGRAPHY_BYTES):
         shown = _display(bib, root)
         text, _ = decode(bib.read_bytes(), shown)
         for part in split_parts(text or ""):
@@ -164,6 +172,17 @@ def load_jobs(root: Path, memo: Memo) -> list[Job]:
             if not memo.has("bibliography", key):
                 jobs.append(("bibliography", key, parse_part, (part.text, shown)))
     return jobs
+
+
+def _plain_file(path: Path, suffix: str, limit: int) -> bool:
+    """A file load_site reads as it is: no link, no hidden name, not over its size limit."""
+    if path.suffix != suffix or path.name.startswith(".") or path.is_symlink():
+        return False
+    try:
+        status = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size <= limit
 
 
 # --- before resolving -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ links with forbidden schemes, references nobody cites). Nothing is written or re
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -24,7 +25,7 @@ from .csl import (
     page_numbers,
 )
 from .evidence import DESIGNS
-from .markdown_body import BodyHtml, cite_anchor
+from .markdown_body import BodyHtml, cite_anchor, sanitise_citation
 from .markdown_checks import browser_url
 from .problems import Problem, did_you_mean, error, warning
 from .remembered import RememberedConverter, format_references_remembered
@@ -137,7 +138,10 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
     known_keys = set(by_key)
     style_id = site.config.citation_style
     style = load_style(style_id)
-    formatted = format_references_remembered(site.references, style_id, memo)
+    formatted = {
+        key: dataclasses.replace(f, html=sanitise_citation(f.html))
+        for key, f in format_references_remembered(site.references, style_id, memo).items()
+    }
     titles = {key: f.text for key, f in formatted.items()}
     # A style that sorts its bibliography (alphabetical numeric, author-date) orders each page's
     # list the same way; otherwise pages number in order of first citation.

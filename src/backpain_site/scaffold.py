@@ -156,7 +156,11 @@ _DESIGN_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("non-randomised-trial", r"\bnon-?randomi[sz]ed\b"),
         ("rct", r"\brandomi[sz]ed\b|\brandomi[sz]ation\b|\brct\b"),
         ("cross-sectional-survey", r"\bsurvey\b|\bquestionnaire\b"),
-        ("imaging-study", r"\bf?mri\b|\bmagnetic resonance\b|\bimag(?:es|ing)\b|\bconnectivity\b"),
+        (
+            "imaging-study",
+            r"\bf?mri\b|\bmagnetic resonance\b|\bimag(?:es|ing)\b|\bconnectivity\b|"
+            r"\bdefault mode network\b",
+        ),
         ("laboratory-study", r"\bin vitro\b|\bcell cultures?\b"),
         ("narrative-review", r"\breview\b"),
     )

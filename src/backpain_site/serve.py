@@ -6,9 +6,9 @@ The inputs (content/, which holds site.yaml and references.bib, templates/ and s
 polled; when their bytes change (a new fingerprint) the same `build()` as `backpain-site build`
 runs again and open pages reload. When the content is broken the last good pages stay up and
 every page shows the errors in an overlay. Only served responses get the livereload script
-and the overlay: the files on disk are exactly what `build` writes. Requests are mapped to
-files inside the output folder only (MkDocs' dev server once was not: CVE-2021-40978).
-This is the only module that imports livereload.
+and the overlay: the files on disk are exactly what `build` writes. Which file a request may
+get, and what a page gets added, is decided in preview.py. This is the only module that
+imports livereload.
 """
 
 from __future__ import annotations
@@ -18,11 +18,6 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
-import html
-import ipaddress
-import mimetypes
-import os
-import re
 import shutil
 import signal
 import socket
@@ -34,228 +29,43 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from livereload.handlers import LiveReloadHandler, LiveReloadJSHandler
 from livereload.watcher import Watcher
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
-from tornado.web import Application, RequestHandler
+from tornado.web import Application, HTTPError, RequestHandler
 
 from .build import BuildResult, build
+from .preview import (
+    ASSET_PREFIX,
+    DRAFT_BANNER_ID,
+    FAILED_PAGE,
+    OVERLAY_CSS,
+    WATCHED,
+    Answer,
+    Fingerprints,
+    Located,
+    StatKey,
+    changed_inputs,
+    content_type,
+    fingerprint,
+    host_allowed,
+    inject,
+    is_loopback,
+    locate,
+    overlay_html,
+    url_of,
+)
 from .problems import Problem, error, errors_in, warnings_in
 from .urls import Urls
 from .writer import SearchIndexError, write_site
 
-WATCHED = ("content", "templates", "static")
 POLL_SECONDS = 0.05
 # Pagefind's index is made this long after the last rebuild, not before each reload.
 INDEX_DELAY_SECONDS = 1.0
-# Served by the preview itself, outside any path the site can have (a leading dot).
-ASSET_PREFIX = "/.backpain-site/"
-OVERLAY_ID = "backpain-site-errors"
-DRAFT_BANNER_ID = "backpain-site-draft"
-
-StatKey = tuple[int, int, int]  # mtime_ns, size, inode
-
-
-def input_files(root: Path) -> dict[str, Path]:
-    """Every file the build reads, by project-relative path; symlinked folders not followed."""
-    found: dict[str, Path] = {}
-    for top in WATCHED:
-        for dirpath, dirnames, filenames in os.walk(root / top):
-            # The build skips hidden files in content/ (editors' swap files live there).
-            keep_hidden = top == "static"
-            dirnames[:] = sorted(d for d in dirnames if keep_hidden or not d.startswith("."))
-            for name in sorted(filenames):
-                if keep_hidden or not name.startswith("."):
-                    path = Path(dirpath) / name
-                    found[path.relative_to(root).as_posix()] = path
-    return found
-
-
-class Fingerprints:
-    """Cheap change detection (stat) backed by an exact one (the bytes' SHA-256)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._digests: dict[str, tuple[StatKey, str]] = {}
-
-    def stats(self) -> dict[str, StatKey]:
-        stats: dict[str, StatKey] = {}
-        for relative, path in input_files(self.root).items():
-            with contextlib.suppress(OSError):  # deleted between listing and stat
-                st = path.stat()
-                stats[relative] = (st.st_mtime_ns, st.st_size, st.st_ino)
-        return stats
-
-    def digests(self, stats: Mapping[str, StatKey]) -> dict[str, str]:
-        """SHA-256 of each file; only files whose stat changed are read again."""
-        digests: dict[str, str] = {}
-        for relative, key in stats.items():
-            cached = self._digests.get(relative)
-            if cached is not None and cached[0] == key:
-                digests[relative] = cached[1]
-                continue
-            try:
-                digest = hashlib.sha256((self.root / relative).read_bytes()).hexdigest()
-            except OSError:
-                continue
-            self._digests[relative] = (key, digest)
-            digests[relative] = digest
-        for gone in set(self._digests) - set(stats):
-            del self._digests[gone]
-        return digests
-
-
-def fingerprint(digests: Mapping[str, str]) -> str:
-    whole = hashlib.sha256()
-    for relative in sorted(digests):
-        whole.update(f"{relative}\0{digests[relative]}\n".encode())
-    return whole.hexdigest()
-
-
-def changed_inputs(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
-    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-
-
-@dataclass(frozen=True)
-class Located:
-    """Where a request path leads: a file inside the output folder, a redirect, or a refusal."""
-
-    status: int
-    file: Path | None = None
-    location: str = ""
-
-
-_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\%]")
-
-
-def locate(root: Path, prefix: str, raw_path: str) -> Located:
-    """Map the raw (still percent-encoded) request path to a file inside `root`.
-
-    Decoded exactly once; anything that could climb out (`..`, backslashes, a `%` left after
-    decoding, i.e. double encoding, drive letters, empty segments) is refused before the file
-    system is touched, and the resolved file (symlinks followed) must still be inside `root`.
-    """
-    if not raw_path.startswith("/"):
-        return Located(400)
-    try:
-        path = unquote(raw_path, errors="strict")
-    except UnicodeDecodeError:
-        return Located(400)
-    if _FORBIDDEN_CHARACTERS.search(path):
-        return Located(403)
-    if prefix:
-        if path == prefix:
-            return Located(301, location=quote(f"{prefix}/"))
-        if not path.startswith(f"{prefix}/"):
-            return Located(404)
-        path = path[len(prefix) :]
-    segments = path.split("/")[1:]
-    if any(s in (".", "..") or ":" in s for s in segments) or "" in segments[:-1]:
-        return Located(403)
-    base = root.resolve()
-    resolved = base.joinpath(*(s for s in segments if s)).resolve()
-    if not resolved.is_relative_to(base):
-        return Located(403)
-    if resolved.is_dir():
-        if segments[-1]:
-            return Located(301, location=quote(f"{prefix}{path}/"))
-        resolved = (resolved / "index.html").resolve()
-        if not resolved.is_relative_to(base):
-            return Located(403)
-    if not resolved.is_file():
-        return Located(404)
-    return Located(200, resolved)
-
-
-def url_of(output: PurePosixPath, prefix: str) -> str:
-    text = output.as_posix()
-    if text == "index.html":
-        text = ""
-    elif text.endswith("/index.html"):
-        text = text[: -len("index.html")]
-    return f"{prefix}/{text}"
-
-
-def overlay_html(errors: list[Problem], has_site: bool) -> str:
-    count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-    shown = (
-        "You are seeing the last good version of this page."
-        if has_site
-        else "There is no good version to show yet."
-    )
-    items = "\n".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in errors)
-    return (
-        f'<div id="{OVERLAY_ID}" role="alert" aria-labelledby="{OVERLAY_ID}-title">\n'
-        f'<p id="{OVERLAY_ID}-title"><strong>The site could not be rebuilt: {count}.</strong> '
-        f"{shown}</p>\n<ol>\n{items}\n</ol>\n"
-        "<p>Fix the file and save it: this page reloads by itself.</p>\n</div>\n"
-    )
-
-
-_OVERLAY_CSS = f"""\
-#{OVERLAY_ID}, #{DRAFT_BANNER_ID} {{
-  position: fixed; inset: 0 0 auto 0; z-index: 2147483647; max-height: 80vh; overflow: auto;
-  margin: 0; padding: 1rem 1.5rem; font: 16px/1.5 system-ui, sans-serif; color: #1a1a1a;
-  box-shadow: 0 4px 16px rgba(0, 0, 0, 0.25);
-}}
-#{OVERLAY_ID} {{ background: #fff4f4; border-bottom: 4px solid #b00020; }}
-#{OVERLAY_ID} strong {{ color: #b00020; }}
-#{OVERLAY_ID} ol {{ margin: 0.5rem 0; padding-left: 1.5rem; }}
-#{OVERLAY_ID} code {{ white-space: pre-wrap; word-break: break-word; }}
-#{OVERLAY_ID} p {{ margin: 0; }}
-#{DRAFT_BANNER_ID} {{ position: sticky; background: #fff8d6; border-bottom: 4px solid #8a6d00; }}
-"""
-
-_FAILED_PAGE = """\
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Build failed · backpain-site serve</title>
-</head>
-<body>
-<main><h1>The site could not be built</h1></main>
-</body>
-</html>
-"""
-
-_HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
-_BODY_START = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
-
-
-def inject(page: bytes, head: str, body: str) -> bytes:
-    """Put `head` before `</head>` and `body` right after `<body>` (first in reading order)."""
-    if head:
-        found = _HEAD_END.search(page)
-        at = found.start() if found else 0
-        page = page[:at] + head.encode() + page[at:]
-    if body:
-        found = _BODY_START.search(page)
-        at = found.end() if found else len(page)
-        page = page[:at] + b"\n" + body.encode() + page[at:]
-    return page
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: bytes
-    content_type: str = "text/plain; charset=utf-8"
-    location: str = ""
-
-
-_TEXT_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
-
-
-def content_type(path: Path) -> str:
-    guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if guessed.startswith(_TEXT_TYPES) or guessed.endswith("+xml"):
-        return f"{guessed}; charset=utf-8"
-    return guessed
 
 
 def _clock() -> str:
@@ -437,7 +247,7 @@ class Preview:
 
     def answer(self, raw_path: str) -> Answer:
         if raw_path == f"{ASSET_PREFIX}overlay.css":
-            return Answer(200, _OVERLAY_CSS.encode(), "text/css; charset=utf-8")
+            return Answer(200, OVERLAY_CSS.encode(), "text/css; charset=utf-8")
         located = self._locate(raw_path)
         if located.status == 301:
             return Answer(301, b"", location=located.location)
@@ -445,9 +255,7 @@ class Preview:
             reason = "Bad request" if located.status == 400 else "Forbidden"
             return Answer(located.status, f"{located.status} {reason}\n".encode())
         if not self.has_site:
-            return Answer(
-                500, self._decorate(_FAILED_PAGE.encode(), ""), "text/html; charset=utf-8"
-            )
+            return Answer(500, self._decorate(FAILED_PAGE.encode(), ""), "text/html; charset=utf-8")
         if located.file is None:
             return self._not_found()
         try:
@@ -497,11 +305,23 @@ class _ReloadSocket(LiveReloadHandler):  # type: ignore[misc]
     """livereload's WebSocket end, told to reload by the preview (which does its own watching)."""
 
     watcher = Watcher()  # never started; livereload reads its `filepath` when it logs a reload
+    loopback_only = True
+
+    def prepare(self) -> None:
+        if not host_allowed(self.request.host, self.loopback_only):
+            raise HTTPError(403)
 
 
 class _SiteHandler(RequestHandler):
-    def initialize(self, preview: Preview) -> None:
+    def initialize(self, preview: Preview, loopback_only: bool) -> None:
         self.preview = preview
+        self.loopback_only = loopback_only
+
+    def prepare(self) -> None:
+        if not host_allowed(self.request.host, self.loopback_only):
+            self.set_status(403)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(b"403 Forbidden: this preview answers only to 127.0.0.1 and localhost\n")
 
     def compute_etag(self) -> None:
         return None  # every response is fresh: the preview changes under the browser
@@ -521,15 +341,6 @@ class _SiteHandler(RequestHandler):
         if answer.location:
             self.set_header("Location", answer.location)
         self.finish(answer.body)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _url(host: str, port: int, prefix: str) -> str:
@@ -585,7 +396,7 @@ def serve(
         echo(f"serving {_url(host, bound, preview.prefix)}" + (" (drafts shown)" if drafts else ""))
         echo(f"  built into {preview.out} (temporary; removed when the server stops)")
         echo(f"  watching {', '.join(f'{name}/' for name in WATCHED)}; press Ctrl+C to stop")
-        asyncio.run(_run(preview, sockets))
+        asyncio.run(_run(preview, sockets, loopback_only=is_loopback(host)))
         echo("stopped")
         return 0
     finally:
@@ -594,13 +405,14 @@ def serve(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _run(preview: Preview, sockets: list[socket.socket]) -> None:
+async def _run(preview: Preview, sockets: list[socket.socket], *, loopback_only: bool) -> None:
     _ReloadSocket.live_css = True
+    _ReloadSocket.loopback_only = loopback_only
     app = Application(
         [
             (r"/livereload", _ReloadSocket),
             (r"/livereload\.js", LiveReloadJSHandler),
-            (r"/.*", _SiteHandler, {"preview": preview}),
+            (r"/.*", _SiteHandler, {"preview": preview, "loopback_only": loopback_only}),
         ],
         log_function=_quiet,
     )

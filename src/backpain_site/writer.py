@@ -170,12 +170,13 @@ def update_site(
     live: TreeRecord | None,
     spare: TreeRecord | None,
     *,
+    intact: Mapping[PurePosixPath, FileRecord] | None = None,
     search_index: bool = False,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
 
-    `kept` files must be intact in the live folder (checked against `live` by the caller).
-    `live` and `spare` are the records the last build kept of the two folders, or None.
+    `live` and `spare` are the records the last build kept of the two folders, or None;
+    `intact` the live files still as recorded (output_tree.check_tree), `kept` among them.
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -191,10 +192,14 @@ def update_site(
         target.mkdir(exist_ok=True)
     try:
         wanted: _Wanted = {**kept, **outputs}
+        for path, data in outputs.items():  # made again, the same: link the live file instead
+            same = (intact or {}).get(path)
+            if same is not None and same.size == len(data) and same.digest == file_digest(data):
+                wanted[path] = same
         sync = _Sync(target, out_dir, trusted)
         sync.run(wanted, lambda path: path.parts[0] != SEARCH_INDEX_FOLDER)
         if search_index:
-            index = _search_index_files(target, sync.files, live)
+            index = _search_index_files(target, sync.files, live, intact or {})
             sync.run(index, lambda path: path.parts[0] == SEARCH_INDEX_FOLDER)
         os.chmod(target, 0o755)
         record = tree_record(target, sync.files)
@@ -323,15 +328,19 @@ class _Sync:
 
 
 def _search_index_files(
-    folder: Path, files: Mapping[PurePosixPath, FileRecord], live: TreeRecord | None
+    folder: Path,
+    files: Mapping[PurePosixPath, FileRecord],
+    live: TreeRecord | None,
+    intact: Mapping[PurePosixPath, FileRecord],
 ) -> _Wanted:
     """The search index for the pages now in `folder`: the live site's own when no page
-    changed, else a fresh Pagefind run (written outside, so only changed index files move)."""
+    changed (and it is intact), else a fresh Pagefind run, written elsewhere first so that only
+    the index files that changed are written into the site."""
     pages = {p: r.digest for p, r in files.items() if p.suffix == ".html"}
     if live is not None:
         before = {p: r.digest for p, r in live.files.items() if p.suffix == ".html"}
         index = {p: r for p, r in live.files.items() if p.parts[0] == SEARCH_INDEX_FOLDER}
-        if before == pages and index:
+        if before == pages and index and all(intact.get(p) == r for p, r in index.items()):
             return dict(index)
     scratch = Path(tempfile.mkdtemp(prefix="backpain-site-index-", dir=_scratch_parent()))
     try:

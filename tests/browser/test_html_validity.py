@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from .support import VNU, BuiltSite, require
 
 # Two of vnu's Content-Security-Policy warnings are artefacts, and only these are set aside:
@@ -64,34 +66,55 @@ def is_csp_artefact(message: dict[str, object]) -> bool:
     return False
 
 
-def test_nu_checker_finds_no_error_or_warning_on_any_page(java: str, built_site: BuiltSite) -> None:
+BROKEN_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>x</title></head>'
+    '<body><p id="a">one</p><p id="a">two</div></body></html>'
+)
+
+
+@pytest.fixture(scope="module")
+def checked(
+    java: str, built_site: BuiltSite, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[Path], Path, NuReport]:
+    """One run of the checker (its JVM starts in seconds) over the site and a broken page."""
     files = [built_site.file(path) for path in built_site.pages]
     files += sorted((built_site.root / "static").rglob("*.css"))
     files += sorted((built_site.root / "static").rglob("*.svg"))
-    report = nu_checker(java, files)
+    broken = tmp_path_factory.mktemp("nu") / "broken.html"
+    broken.write_text(BROKEN_PAGE, encoding="utf-8")
+    return files, broken, nu_checker(java, [*files, broken])
+
+
+def test_nu_checker_finds_no_error_or_warning_on_any_page(
+    checked: tuple[list[Path], Path, NuReport], built_site: BuiltSite
+) -> None:
+    files, broken, report = checked
     found = [
         f"{m['type']}/{m.get('subType', '')} {str(m.get('url', '')).removeprefix('file:')}"
         f":{m.get('lastLine', 0)}: {m['message']}"
         for m in report.messages
-        if not is_csp_artefact(m)
+        if m.get("url") != about_url(broken) and not is_csp_artefact(m)
     ]
     assert found == []
-    assert sorted(report.checked) == sorted(str(path) for path in files)
+    assert sorted(report.checked) == sorted(str(path) for path in [*files, broken])
+    assert len(files) > len(built_site.pages)
 
 
-def test_nu_checker_reports_a_broken_page(java: str, tmp_path: Path) -> None:
+def about_url(path: Path) -> str:
+    """How vnu names a file it checked: `file:/abs/path`."""
+    return "file:" + str(path)
+
+
+def test_nu_checker_reports_a_broken_page(checked: tuple[list[Path], Path, NuReport]) -> None:
     """The checker really runs: a page with a duplicate id and a stray end tag fails."""
-    page = tmp_path / "broken.html"
-    page.write_text(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>x</title></head>'
-        '<body><p id="a">one</p><p id="a">two</div></body></html>',
-        encoding="utf-8",
-    )
-    report = nu_checker(java, [page])
-    assert report.checked == [str(page)]
-    assert [m["message"] for m in report.messages if m["type"] == "error"] == [
-        "Duplicate ID “a”.",
-        "Stray end tag “div”.",
+    _, broken, report = checked
+    found = [
+        (m["type"], m["message"]) for m in report.messages if m.get("url") == about_url(broken)
+    ]
+    assert found == [
+        ("error", "Duplicate ID “a”."),
+        ("info", "The first occurrence of ID “a” was here."),
+        ("error", "Stray end tag “div”."),
     ]
 
 

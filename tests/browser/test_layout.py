@@ -60,10 +60,17 @@ OVERLAPPING_TEXT = """() => {
 SCROLL_WIDTH = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's start-of-frame segment."""
+    assert data[:2] == b"\xff\xd8"
+    at = 2
+    while at < len(data):
+        marker, length = data[at + 1], struct.unpack(">H", data[at + 2 : at + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        at += 2 + length
+    raise ValueError("no start-of-frame segment")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +83,7 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def shot_name(path: str, width: int) -> str:
     slug = path.strip("/").replace("/", "--").removesuffix(".html") or "home"
-    return f"{width}px/{slug}.png"
+    return f"{width}px/{slug}.jpeg"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -97,13 +104,23 @@ def test_no_page_scrolls_sideways_or_overlaps_text(
             problems.append(f"{path}: only {found['texts']} pieces of text measured")
         target = screenshots / shot_name(path, width)
         target.parent.mkdir(parents=True, exist_ok=True)
-        image = page.screenshot(path=str(target), full_page=True)
+        # JPEG: half the time of PNG for a full page, and as good to look at.
+        image = page.screenshot(path=str(target), full_page=True, type="jpeg", quality=70)
         # The screenshot itself shows it: a page wider than the window makes a wider image.
-        if png_size(image)[0] != width:
-            problems.append(f"{path}: screenshot is {png_size(image)[0]} px wide, not {width}")
+        if jpeg_size(image)[0] != width:
+            problems.append(f"{path}: screenshot is {jpeg_size(image)[0]} px wide, not {width}")
     context.close()
     assert problems == []
-    assert len(list((screenshots / f"{width}px").glob("*.png"))) == len(built_site.pages)
+    assert len(list((screenshots / f"{width}px").glob("*.jpeg"))) == len(built_site.pages)
+
+
+def test_a_page_wider_than_the_window_makes_a_wider_screenshot(browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 600})
+    page.set_content('<p style="width:500px">A paragraph wider than a phone.</p>')
+    image = page.screenshot(full_page=True, type="jpeg", quality=70)
+    assert jpeg_size(image)[0] > 375
+    assert page.evaluate(SCROLL_WIDTH)[0] > 375
+    page.close()
 
 
 def test_overlap_check_sees_overlapping_text(browser: Browser) -> None:
@@ -184,3 +201,27 @@ def test_print_hides_navigation_prints_reference_targets_and_dark_text_on_white(
         p for p in built_site.pages if p.startswith("/references/") and p != "/references/"
     ]
     assert printed_links >= len(reference_pages) * 2
+
+
+MAIN_TEXT = "() => document.querySelector('main').innerText.replace(/\\s+/g, ' ').trim()"
+
+
+def test_every_page_reads_the_same_without_javascript(
+    browser: Browser, built_site: BuiltSite, origin: str
+) -> None:
+    """Scripts only add to a page (search, citation previews); its text needs none of them."""
+    with_js = browser.new_context()
+    without_js = browser.new_context(java_script_enabled=False)
+    on, off = with_js.new_page(), without_js.new_page()
+    differing = []
+    for path in built_site.pages:
+        if path == "/search/":
+            continue  # searching needs JavaScript; without it the page lists every page instead
+        on.goto(origin + path)
+        off.goto(origin + path)
+        text = off.evaluate(MAIN_TEXT)
+        if text != on.evaluate(MAIN_TEXT) or len(text) < 100:
+            differing.append(path)
+    with_js.close()
+    without_js.close()
+    assert differing == []

@@ -202,7 +202,9 @@ def test_no_request_leaves_the_origin_and_no_console_error_on_any_page(
     watcher, page = traffic
     for path in built_site.pages:
         watcher.page_url = path
-        page.goto(origin + path, wait_until="networkidle")
+        page.goto(origin + path)
+        # Let what runs after 'load' (deferred scripts' handlers, timers) have its turn too.
+        page.evaluate("() => new Promise((done) => setTimeout(done, 50))")
     # The search page fetches its index only when someone searches: search, too.
     watcher.page_url = "/search/ (searching)"
     page.goto(origin + "/search/")

@@ -1,0 +1,250 @@
+"""The live preview's parts that need no server: what it watches, what a request may get,
+and what it adds to a page.
+
+Input: the project folder (its inputs), raw request paths and Host headers, built pages and
+the problems of a failed build. Output: fingerprints of the inputs (a rebuild happens only when
+the bytes change), the file inside the output folder a request maps to (or a refusal: MkDocs'
+dev server once joined paths unchecked, CVE-2021-40978), and pages with the livereload script,
+the error overlay or the draft banner put in. Used by serve.py; nothing here serves or writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import ipaddress
+import mimetypes
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote
+
+from .problems import Problem
+
+WATCHED = ("content", "templates", "static")
+# Served by the preview itself, outside any path the site can have (a leading dot).
+ASSET_PREFIX = "/.backpain-site/"
+OVERLAY_ID = "backpain-site-errors"
+DRAFT_BANNER_ID = "backpain-site-draft"
+
+StatKey = tuple[int, int, int]  # mtime_ns, size, inode
+
+
+def input_files(root: Path) -> dict[str, Path]:
+    """Every file the build reads, by project-relative path; symlinked folders not followed."""
+    found: dict[str, Path] = {}
+    for top in WATCHED:
+        for dirpath, dirnames, filenames in os.walk(root / top):
+            # The build skips hidden files in content/ (editors' swap files live there).
+            keep_hidden = top == "static"
+            dirnames[:] = sorted(d for d in dirnames if keep_hidden or not d.startswith("."))
+            for name in sorted(filenames):
+                if keep_hidden or not name.startswith("."):
+                    path = Path(dirpath) / name
+                    found[path.relative_to(root).as_posix()] = path
+    return found
+
+
+class Fingerprints:
+    """Cheap change detection (stat) backed by an exact one (the bytes' SHA-256)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._digests: dict[str, tuple[StatKey, str]] = {}
+
+    def stats(self) -> dict[str, StatKey]:
+        stats: dict[str, StatKey] = {}
+        for relative, path in input_files(self.root).items():
+            with contextlib.suppress(OSError):  # deleted between listing and stat
+                st = path.stat()
+                stats[relative] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        return stats
+
+    def digests(self, stats: Mapping[str, StatKey]) -> dict[str, str]:
+        """SHA-256 of each file; only files whose stat changed are read again."""
+        digests: dict[str, str] = {}
+        for relative, key in stats.items():
+            cached = self._digests.get(relative)
+            if cached is not None and cached[0] == key:
+                digests[relative] = cached[1]
+                continue
+            try:
+                digest = hashlib.sha256((self.root / relative).read_bytes()).hexdigest()
+            except OSError:
+                continue
+            self._digests[relative] = (key, digest)
+            digests[relative] = digest
+        for gone in set(self._digests) - set(stats):
+            del self._digests[gone]
+        return digests
+
+
+def fingerprint(digests: Mapping[str, str]) -> str:
+    whole = hashlib.sha256()
+    for relative in sorted(digests):
+        whole.update(f"{relative}\0{digests[relative]}\n".encode())
+    return whole.hexdigest()
+
+
+def changed_inputs(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a request path leads: a file inside the output folder, a redirect, or a refusal."""
+
+    status: int
+    file: Path | None = None
+    location: str = ""
+
+
+_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\%]")
+
+
+def locate(root: Path, prefix: str, raw_path: str) -> Located:
+    """Map the raw (still percent-encoded) request path to a file inside `root`.
+
+    Decoded exactly once; anything that could climb out (`..`, backslashes, a `%` left after
+    decoding, i.e. double encoding, drive letters, empty segments) is refused before the file
+    system is touched, and the resolved file (symlinks followed) must still be inside `root`.
+    """
+    if not raw_path.startswith("/"):
+        return Located(400)
+    try:
+        path = unquote(raw_path, errors="strict")
+    except UnicodeDecodeError:
+        return Located(400)
+    if _FORBIDDEN_CHARACTERS.search(path):
+        return Located(403)
+    if prefix:
+        if path == prefix:
+            return Located(301, location=quote(f"{prefix}/"))
+        if not path.startswith(f"{prefix}/"):
+            return Located(404)
+        path = path[len(prefix) :]
+    segments = path.split("/")[1:]
+    if any(s in (".", "..") or ":" in s for s in segments) or "" in segments[:-1]:
+        return Located(403)
+    base = root.resolve()
+    resolved = base.joinpath(*(s for s in segments if s)).resolve()
+    if not resolved.is_relative_to(base):
+        return Located(403)
+    if resolved.is_dir():
+        if segments[-1]:
+            return Located(301, location=quote(f"{prefix}{path}/"))
+        resolved = (resolved / "index.html").resolve()
+        if not resolved.is_relative_to(base):
+            return Located(403)
+    if not resolved.is_file():
+        return Located(404)
+    return Located(200, resolved)
+
+
+def url_of(output: PurePosixPath, prefix: str) -> str:
+    text = output.as_posix()
+    if text == "index.html":
+        text = ""
+    elif text.endswith("/index.html"):
+        text = text[: -len("index.html")]
+    return f"{prefix}/{text}"
+
+
+def overlay_html(errors: list[Problem], has_site: bool) -> str:
+    count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+    shown = (
+        "You are seeing the last good version of this page."
+        if has_site
+        else "There is no good version to show yet."
+    )
+    items = "\n".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in errors)
+    return (
+        f'<div id="{OVERLAY_ID}" role="alert" aria-labelledby="{OVERLAY_ID}-title">\n'
+        f'<p id="{OVERLAY_ID}-title"><strong>The site could not be rebuilt: {count}.</strong> '
+        f"{shown}</p>\n<ol>\n{items}\n</ol>\n"
+        "<p>Fix the file and save it: this page reloads by itself.</p>\n</div>\n"
+    )
+
+
+OVERLAY_CSS = f"""\
+#{OVERLAY_ID}, #{DRAFT_BANNER_ID} {{
+  position: fixed; inset: 0 0 auto 0; z-index: 2147483647; max-height: 80vh; overflow: auto;
+  margin: 0; padding: 1rem 1.5rem; font: 16px/1.5 system-ui, sans-serif; color: #1a1a1a;
+  box-shadow: 0 4px 16px rgba(0, 0, 0, 0.25);
+}}
+#{OVERLAY_ID} {{ background: #fff4f4; border-bottom: 4px solid #b00020; }}
+#{OVERLAY_ID} strong {{ color: #b00020; }}
+#{OVERLAY_ID} ol {{ margin: 0.5rem 0; padding-left: 1.5rem; }}
+#{OVERLAY_ID} code {{ white-space: pre-wrap; word-break: break-word; }}
+#{OVERLAY_ID} p {{ margin: 0; }}
+#{DRAFT_BANNER_ID} {{ position: sticky; background: #fff8d6; border-bottom: 4px solid #8a6d00; }}
+"""
+
+FAILED_PAGE = """\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Build failed · backpain-site serve</title>
+</head>
+<body>
+<main><h1>The site could not be built</h1></main>
+</body>
+</html>
+"""
+
+_HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
+_BODY_START = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
+
+
+def inject(page: bytes, head: str, body: str) -> bytes:
+    """Put `head` before `</head>` and `body` right after `<body>` (first in reading order)."""
+    if head:
+        found = _HEAD_END.search(page)
+        at = found.start() if found else 0
+        page = page[:at] + head.encode() + page[at:]
+    if body:
+        found = _BODY_START.search(page)
+        at = found.end() if found else len(page)
+        page = page[:at] + b"\n" + body.encode() + page[at:]
+    return page
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "text/plain; charset=utf-8"
+    location: str = ""
+
+
+_TEXT_TYPES = ("text/", "application/javascript", "application/json", "image/svg+xml")
+
+
+def content_type(path: Path) -> str:
+    guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if guessed.startswith(_TEXT_TYPES) or guessed.endswith("+xml"):
+        return f"{guessed}; charset=utf-8"
+    return guessed
+
+
+def host_allowed(host_header: str, loopback_only: bool) -> bool:
+    """On a loopback address, answer only requests addressed to this computer by name: a web
+    page elsewhere cannot then read the preview by pointing its own domain at 127.0.0.1
+    (DNS rebinding)."""
+    if not loopback_only:
+        return True
+    name = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+    return is_loopback(name.strip("[]").lower())
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,269 @@
+"""Cached, incremental builds make exactly the site a plain build makes.
+
+A 200-study synthetic site (benchmarks/generate.py) is built once plainly and once with the
+cache; then it is edited in every way an editor can (a study's text, its front matter, a
+reference, a template, the site settings, a new study, a removed one) and each incremental
+build is compared, byte for byte and file for file, with a plain build of the same content.
+Damaged caches and output folders must be detected and repaired, never trusted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import jinja2
+import pytest
+
+from backpain_site.bibliography import load_bibliography
+from backpain_site.bibliography_parts import load_bibliography_in_parts
+from backpain_site.build import BuildResult, build
+from backpain_site.cache import CACHE_FOLDER, Memo
+from backpain_site.incremental import BuildCache
+from backpain_site.page_memo import Fingerprints, PageMemo
+from backpain_site.writer import spare_folder
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from generate import generate, reference_key, study_slug
+
+STUDIES = 200
+TODAY = dt.date(2026, 11, 21)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its bytes (the comparison is of whole sites)."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in filenames:
+            path = Path(dirpath, name)
+            found[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return found
+
+
+def plain(project: Path, out: Path) -> BuildResult:
+    shutil.rmtree(out, ignore_errors=True)
+    return build(project, out, today=TODAY)
+
+
+def cached(project: Path) -> BuildResult:
+    return build(project, project / "_site", today=TODAY, cache=BuildCache.for_project(project))
+
+
+def assert_same_site(project: Path, reference: Path) -> None:
+    plain(project, reference)
+    built, expected = tree(project / "_site"), tree(reference)
+    assert sorted(built) == sorted(expected)
+    assert [name for name in sorted(built) if built[name] != expected[name]] == []
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("generated") / "site", STUDIES)
+
+
+@pytest.fixture
+def project(generated: Path, tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "project"
+    shutil.copytree(generated, root)
+    yield root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def study_file(project: Path, index: int) -> Path:
+    return project / "content" / "studies" / f"{study_slug(index)}.md"
+
+
+def test_cold_warm_and_edited_builds_match_plain_builds(project: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "plain"
+    first = cached(project)
+    assert first.ok, first.problems
+    assert first.changed is not None and first.changed >= first.files
+    assert_same_site(project, reference)
+
+    # Nothing changed: nothing is read again, rendered or written, and the report is the same.
+    before = {p: os.stat(project / "_site" / p).st_ino for p in tree(project / "_site")}
+    again = cached(project)
+    assert (again.changed, again.outputs, again.files) == (0, {}, first.files)
+    assert again.problems == first.problems
+    assert again.reading_grades == first.reading_grades
+    assert {p: os.stat(project / "_site" / p).st_ino for p in before} == before
+
+    # A study's text: its own page is rendered again, not the lists it appears in (the claims
+    # page too: render gives it every body, of which it shows the claims').
+    edit(
+        study_file(project, 10), "## What it means for you\n", "## What it means for you\n\nNew.\n"
+    )
+    body_edit = cached(project)
+    rendered = {str(p) for p in body_edit.outputs if p.suffix == ".html"}
+    assert rendered == {f"studies/{study_slug(10)}/index.html", "claims/index.html"}
+    assert_same_site(project, reference)
+
+    # A study's front matter: its page and every page that shows its title.
+    edit(study_file(project, 11), 'title: "Synthetic', 'title: "Renamed synthetic')
+    title_edit = cached(project)
+    rendered = {str(p) for p in title_edit.outputs if p.suffix == ".html"}
+    assert f"studies/{study_slug(11)}/index.html" in rendered
+    assert "studies/index.html" in rendered
+    assert_same_site(project, reference)
+
+    # A reference's title: its formatted entry, and the pages that cite it.
+    bib = project / "content" / "references.bib"
+    key = reference_key(12)
+    text = bib.read_text(encoding="utf-8")
+    start = text.index(f"@article{{{key},")
+    title = text.index("title   = {A ", start)
+    bib.write_text(text[: title + 13] + "revised " + text[title + 13 :], encoding="utf-8")
+    assert cached(project).ok
+    assert_same_site(project, reference)
+
+
+def test_added_and_removed_files_templates_and_settings(project: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "plain"
+    assert cached(project).ok
+    # A new study (a copy of one, under a new name).
+    new = project / "content" / "studies" / "new-study-00001.md"
+    new.write_text(study_file(project, 20).read_text(encoding="utf-8"), encoding="utf-8")
+    assert cached(project).ok
+    assert_same_site(project, reference)
+    # A study removed again, and one that no other file links to.
+    new.unlink()
+    linked = "\n".join(p.read_text() for p in (project / "content").rglob("*.md"))
+    lonely = next(i for i in range(STUDIES) if f"/studies/{study_slug(i)}/" not in linked)
+    study_file(project, lonely).unlink()
+    result = cached(project)
+    assert result.ok, result.problems
+    assert not (project / "_site" / "studies" / study_slug(lonely)).exists()
+    assert_same_site(project, reference)
+    # A template: every page shows it, so every page is rendered again.
+    edit(project / "templates" / "base.html", "</footer>", "<p>Changed.</p>\n</footer>")
+    result = cached(project)
+    assert result.pages == sum(1 for p in result.outputs if p.suffix == ".html")
+    assert_same_site(project, reference)
+    # The site settings.
+    edit(project / "content" / "site.yaml", 'title: "Synthetic', 'title: "Renamed')
+    assert cached(project).ok
+    assert_same_site(project, reference)
+
+
+def test_errors_write_nothing_and_the_next_build_recovers(project: Path, tmp_path: Path) -> None:
+    assert cached(project).ok
+    site = tree(project / "_site")
+    edit(study_file(project, 30), "design: ", "desing: ")
+    broken = cached(project)
+    assert not broken.ok
+    assert tree(project / "_site") == site
+    edit(study_file(project, 30), "desing: ", "design: ")
+    edit(study_file(project, 31), "## What was done\n", "## What was done\n\nFixed.\n")
+    assert cached(project).ok
+    assert_same_site(project, tmp_path / "plain")
+
+
+def test_a_damaged_cache_is_rebuilt_not_trusted(project: Path, tmp_path: Path) -> None:
+    assert cached(project).ok
+    folder = project / CACHE_FOLDER
+    shards = sorted(folder.glob("*.bin"))
+    assert shards
+    # Cut one shard short, flip a byte in another, fill a third (and the record) with junk.
+    shards[0].write_bytes(shards[0].read_bytes()[:100])
+    data = bytearray(shards[1].read_bytes())
+    data[-10] ^= 0xFF
+    shards[1].write_bytes(bytes(data))
+    shards[2].write_bytes(b"not a cache")
+    (folder / "build.record").write_bytes(b"\x00" * 50)
+    edit(study_file(project, 40), "## What was done\n", "## What was done\n\nAfter damage.\n")
+    cache = BuildCache.for_project(project)
+    result = build(project, project / "_site", today=TODAY, cache=cache)
+    assert result.ok
+    assert sorted(cache.discarded) == sorted(
+        [shards[0].name, shards[1].name, shards[2].name, "build.record"]
+    )
+    assert_same_site(project, tmp_path / "plain")
+    # A cache written by other code is stale: ignored, whatever it holds.
+    for shard in folder.glob("*.bin"):
+        shard.write_bytes(shard.read_bytes().replace(b"\n", b"-other-code\n", 2))
+    assert cached(project).ok
+    assert_same_site(project, tmp_path / "plain")
+
+
+def test_a_changed_output_folder_is_repaired(project: Path, tmp_path: Path) -> None:
+    assert cached(project).ok
+    site = project / "_site"
+    page = site / "studies" / study_slug(50) / "index.html"
+    with page.open("ab") as handle:  # changed in place: same inode, new size and time
+        handle.write(b"<!-- edited by hand -->")
+    (site / "studies" / study_slug(51) / "index.html").unlink()
+    (site / "stray.txt").write_text("left here by hand")
+    result = cached(project)
+    assert result.ok
+    assert result.changed == 2
+    assert_same_site(project, tmp_path / "plain")
+    # The previous site is kept beside the live one, sharing its unchanged files.
+    spare = spare_folder(site)
+    assert spare.is_dir()
+    assert os.stat(site / "index.html").st_ino == os.stat(spare / "index.html").st_ino
+
+
+def test_bibliography_read_in_parts_equals_read_whole(generated: Path) -> None:
+    text = (generated / "content" / "references.bib").read_text(encoding="utf-8")
+    real = (REPO / "content" / "references.bib").read_text(encoding="utf-8")
+    first_entry = text.index("@article")
+    cases = [
+        text,
+        real,
+        "@misc{inserted,\n  title = {Moved everything down}\n}\n" + text,  # lines move
+        text + text[first_entry:].split("\n}\n", 1)[0] + "\n}\n",  # a duplicate key
+        '@string{j = "Journal"}\n' + text,  # a macro other entries may use
+        text.replace("  journal", "  journal = {x},\n  journal", 1),  # an error in one entry
+        text[:first_entry] + "@article{broken,\n title = {no end\n" + text[first_entry:],
+    ]
+    for case in cases:
+        memo = Memo()
+        whole = load_bibliography(case, "content/references.bib")
+        assert load_bibliography_in_parts(case, "content/references.bib", memo) == whole
+        # and again from the memo, as the next build reads it
+        again = load_bibliography_in_parts(case, "content/references.bib", memo.next_build())
+        assert again == whole
+
+
+def test_page_fingerprints_follow_content_not_identity() -> None:
+    first, second = Fingerprints(), Fingerprints()
+    value = {"a": (1, "x", dt.date(2020, 1, 2)), "b": [PurePosixPath("p")]}
+    same = {"a": (1, "x", dt.date(2020, 1, 2)), "b": [PurePosixPath("p")]}
+    assert first.of(value) == second.of(same)
+    assert first.of(value) != second.of({**same, "a": (2, "x", dt.date(2020, 1, 2))})
+    references = {"k": 1}
+    year_of = lambda study: references[study]  # noqa: E731 - a closure, as render makes
+    before = Fingerprints().of(year_of)
+    references["k"] = 2
+    assert Fingerprints().of(year_of) != before
+    # A value that cannot be told apart by content makes its page render every time.
+    pages = PageMemo(b"", {PurePosixPath("a.html"): b""}, {PurePosixPath("a.html")})
+    unpicklable = {"stream": (x for x in ())}
+    assert not pages.unchanged(PurePosixPath("a.html"), "t.html", {}, unpicklable)
+    assert pages.kept == set()
+
+
+def test_no_template_reads_a_raw_body() -> None:
+    """Page fingerprints leave out `Source.body` (page_memo.py): templates show bodies only
+    as resolved HTML, never as the Markdown an editor wrote."""
+    env = jinja2.Environment()
+    readers = []
+    for template in sorted((REPO / "templates").glob("*.html")):
+        parsed = env.parse(template.read_text(encoding="utf-8"))
+        for node in parsed.find_all(jinja2.nodes.Getattr):
+            inner = node.node
+            if node.attr == "body" and isinstance(inner, jinja2.nodes.Getattr):
+                readers += [template.name] if inner.attr == "source" else []
+    assert readers == []

@@ -1,0 +1,112 @@
+"""Stage helper: what a Markdown body may hold beyond Markdown. Exact offsets and messages."""
+
+from backpain_site.markdown_body import MarkdownConverter
+from backpain_site.markdown_checks import (
+    browser_url,
+    comment_problems,
+    locate,
+    raw_html_problems,
+    unconvertible,
+)
+from backpain_site.urls import Urls
+
+
+def test_allowed_raw_html_passes_and_everything_else_is_named() -> None:
+    fragments = ['<abbr title="trial">', "</abbr>", "<sub>", "<br>", '<ol start="3">', "&amp;"]
+    assert raw_html_problems(fragments) == []
+    assert raw_html_problems(
+        [
+            "<script>",
+            '<a href="/x/">',
+            '<span class="caveat" onclick="x()">',
+            '<th scope="col" style="color: red">',
+            "<?php echo 1 ?>",
+            "<!DOCTYPE html>",
+            "<![CDATA[x]]>",
+            "<!-- a note -->",
+        ]
+    ) == [
+        ("<script", "raw HTML <script> is not allowed; write Markdown"),
+        ("<a", "raw HTML links (<a>) are not allowed; write [text](/studies/slug/)"),
+        ("<span", "raw HTML <span> may not have 'class', 'onclick'"),
+        ("<th", "raw HTML <th> may not have 'style'"),
+        ("<?", "raw HTML '<?php echo 1 ?' is not allowed"),
+        ("<!", "raw HTML '<!DOCTYPE html>' is not allowed"),
+        ("<![", "raw HTML '<![CDATA[x' is not allowed"),
+    ]
+
+
+def test_locate_skips_code_spans_and_counts_occurrences() -> None:
+    text = "`<script>` is code\n<script>a</script>\ntext\n<script>b</script>"
+    found = [("<script", "first"), ("<script", "second"), ("<iframe", "missing")]
+    assert locate(text, found) == [(1, "first"), (3, "second"), (0, "missing")]
+
+
+def test_open_brackets_parentheses_and_angles_are_counted_per_paragraph() -> None:
+    assert unconvertible("[" * 16 + "\n\n" + "[" * 16) == []
+    assert unconvertible("ok\n\n" + "[a " * 17) == [
+        (2, "square brackets are left open or nested more than 16 deep in one paragraph")
+    ]
+    assert unconvertible("a\nb\n" + "(" * 17) == [
+        (2, "parentheses are left open or nested more than 16 deep in one paragraph")
+    ]
+    assert unconvertible("x < y " * 17) == [
+        (
+            0,
+            "more than 16 '<' without a closing '>' in one paragraph; "
+            "write '&lt;' for a less-than sign",
+        )
+    ]
+    # Closed, escaped or in code, they do not count.
+    assert unconvertible("[a](b) " * 40 + "\\[" * 40 + "`" + "[" * 40 + "`" + "<b> " * 40) == []
+
+
+def test_long_paragraphs_and_bodies() -> None:
+    assert unconvertible("a" * 10_000) == []
+    assert unconvertible("a" * 10_001) == [
+        (0, "a paragraph of 10,001 characters is too long (at most 10,000); split it")
+    ]
+    assert unconvertible(("a" * 9_000 + "\n\n") * 12) == [
+        (0, "the text is 108,024 characters long (at most 100,000); split it")
+    ]
+
+
+def test_comments_must_close_in_their_paragraph() -> None:
+    assert comment_problems("<!-- fine -->\n\n<!--\nalso fine\n-->") == []
+    assert comment_problems("a\n<!-- open\n\nlater -->\n\n<!--> x") == [
+        (
+            1,
+            "an HTML comment opened here is not closed with '-->' in the same paragraph, "
+            "so readers would see it",
+        ),
+        (5, "malformed HTML comment '<!-->'; write '<!-- note -->'"),
+    ]
+    assert comment_problems("`<!--` is how a comment starts") == []
+
+
+def test_urls_as_a_browser_reads_them() -> None:
+    assert browser_url("jav&#x09;ascript:alert(1)") == "javascript:alert(1)"
+    assert browser_url("\x01 java\nscript:x ") == "javascript:x"
+    assert browser_url("&#106;avascript:x") == "javascript:x"
+    assert browser_url("/studies/a&amp;b/") == "/studies/a&b/"
+
+
+def test_the_converter_reports_refusals_with_their_lines() -> None:
+    converter = MarkdownConverter(Urls("https://example.org/"))
+    body = converter.convert(
+        'Intro.\n\n<span onclick="x()">a</span>\n\n![t](https://evil.example/t.gif)\n', {}, {}
+    )
+    assert body.refused == (
+        (2, "raw HTML <span> may not have 'onclick'"),
+        (
+            4,
+            "images are not allowed in the text ('https://evil.example/t.gif'); "
+            "link to the picture",
+        ),
+    )
+    assert body.html == "<p>Intro.</p>\n<p><span>a</span></p>\n<p></p>"
+    deep = converter.convert("*" * 3000 + "x" + "*" * 3000, {}, {})
+    assert deep.refused == (
+        (0, "the text is nested too deeply to convert (emphasis, lists or quotes)"),
+    )
+    assert deep.html == ""
