@@ -15,7 +15,7 @@ from typing import Any
 from conftest import STUDY, write_project
 
 CASES_DIR = Path(__file__).resolve().parent / "hostile"
-DEFAULT_BUDGET = 10.0  # seconds for fork + build; every case takes well under one
+DEFAULT_BUDGET = 5.0  # CPU seconds for a build; every case takes well under one
 _NOT_OVERLAY = {"case.toml", "expected.txt"}
 # A study outside the project, valid in every way: if a link to it were followed, it would build.
 OUTSIDE_STUDY = STUDY

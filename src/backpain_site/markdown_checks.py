@@ -35,6 +35,7 @@ RAW_HTML_ATTRIBUTES = {
 _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _COMMENT_OPEN = re.compile(r"<!--")
 _ABRUPT_COMMENT = re.compile(r"<!--->|<!-->")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 def unconvertible(text: str) -> list[tuple[int, str]]:
@@ -60,10 +61,39 @@ def unconvertible(text: str) -> list[tuple[int, str]]:
 
 
 def comment_problems(text: str) -> list[tuple[int, str]]:
-    """HTML comments that would show: never closed, or closed as soon as opened (`<!-->`)."""
+    """HTML comments that would show: malformed (`<!-->`), or not closed where Python-Markdown
+    looks for the end. A comment that starts a line may run over blank lines; one inside a line
+    ends with its paragraph."""
+    plain = _without_code_spans(text)
     found: list[tuple[int, str]] = []
-    for first, lines in _paragraphs(text):
-        found.extend(_comment_problems(first, "\n".join(lines)))
+    for match in _COMMENT_OPEN.finditer(plain):
+        offset = plain.count("\n", 0, match.start())
+        abrupt = _ABRUPT_COMMENT.match(plain, match.start())
+        if abrupt:
+            found.append(
+                (offset, f"malformed HTML comment '{abrupt.group()}'; write '<!-- note -->'")
+            )
+            continue
+        line_start = plain.rfind("\n", 0, match.start()) + 1
+        if not plain[line_start : match.start()].strip(" ") and match.start() - line_start < 4:
+            if plain.find("-->", match.end()) < 0:
+                found.append(
+                    (
+                        offset,
+                        "an HTML comment opened here is never closed with '-->', "
+                        "so readers would see it",
+                    )
+                )
+            continue
+        blank = _BLANK_LINE.search(plain, match.end())
+        if plain.find("-->", match.end(), blank.start() if blank else len(plain)) < 0:
+            found.append(
+                (
+                    offset,
+                    "an HTML comment opened here is not closed with '-->' in the same "
+                    "paragraph, so readers would see it",
+                )
+            )
     return found
 
 
@@ -125,26 +155,6 @@ def _too_many(mark: str) -> str:
         )
     what = "square brackets" if mark == "[" else "parentheses"
     return f"{what} are left open or nested more than {MAX_OPEN} deep in one paragraph"
-
-
-def _comment_problems(first: int, paragraph: str) -> list[tuple[int, str]]:
-    found = []
-    for match in _ABRUPT_COMMENT.finditer(paragraph):
-        offset = first + paragraph.count("\n", 0, match.start())
-        found.append((offset, f"malformed HTML comment '{match.group()}'; write '<!-- note -->'"))
-    for match in _COMMENT_OPEN.finditer(paragraph):
-        if _ABRUPT_COMMENT.match(paragraph, match.start()):
-            continue
-        if paragraph.find("-->", match.end()) < 0:
-            offset = first + paragraph.count("\n", 0, match.start())
-            found.append(
-                (
-                    offset,
-                    "an HTML comment opened here is not closed with '-->' in the same "
-                    "paragraph, so readers would see it",
-                )
-            )
-    return found
 
 
 class _RawHtml(HTMLParser):

@@ -238,7 +238,7 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
     emit(
         "search.html",
         urls.search(),
-        None,
+        site_review,  # it lists every page, so it is as fresh as the oldest of them
         title="Search",
         description="Search every page of the site, or browse the full list of pages.",
         # Emitted after every listed page, so that its list without JavaScript has them all.

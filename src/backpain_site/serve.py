@@ -39,6 +39,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler
 
 from .build import BuildResult, build
+from .incremental import BuildCache
 from .preview import (
     ASSET_PREFIX,
     DRAFT_BANNER_ID,
@@ -107,6 +108,9 @@ class Preview:
 
     def __post_init__(self) -> None:
         self.inputs = Fingerprints(self.root)
+        # Remembers parsed, formatted and converted inputs between rebuilds, in memory only:
+        # the preview never writes into the project.
+        self.cache = BuildCache.in_memory(self.root)
 
     # --- building -------------------------------------------------------------------------
 
@@ -124,7 +128,7 @@ class Preview:
         """
         started = time.perf_counter()
         try:
-            result = build(self.root, None, drafts=self.drafts)
+            result = build(self.root, None, drafts=self.drafts, cache=self.cache)
             if result.ok:
                 self._write(result.outputs, search_index)
         except Exception as exc:  # a preview must outlive a bug in the build; say what broke

@@ -7,13 +7,9 @@ The quality tools come from npm (`npm ci`, see package.json): axe-core and the N
 
 from __future__ import annotations
 
-import functools
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
@@ -28,6 +24,7 @@ from .support import (
     SEARCH_INDEX,
     BuiltSite,
     require,
+    serve,
     url_path_of,
 )
 
@@ -56,21 +53,11 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
     return BuiltSite(out, pages)
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def origin(built_site: BuiltSite) -> Iterator[str]:
     """The built site over HTTP on 127.0.0.1, as a static host would serve it."""
-    handler = functools.partial(_QuietHandler, directory=str(built_site.root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(built_site.root) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

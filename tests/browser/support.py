@@ -6,8 +6,14 @@ and small helpers; the fixtures that use them are in conftest.py.
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -60,3 +66,22 @@ def url_path_of(root: Path, html: Path) -> str:
 def require(path: Path, what: str) -> None:
     if not path.exists():
         pytest.fail(f"{what} is missing ({path}); run `bash scripts/test.sh`, which installs it")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """`folder` over HTTP on 127.0.0.1 (a free port), as a static host would serve it."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

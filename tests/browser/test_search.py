@@ -6,15 +6,18 @@ without JavaScript the search page is a list of links to every page.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from backpain_site.build import build
 from backpain_site.load import load_site
 
 from .checks import axe_findings, measure_contrast, tab_through
-from .support import REPO, BuiltSite
+from .support import REPO, BuiltSite, serve
+from conftest import SITE_YAML, TODAY, write_project
 
 UNLISTED = {"/404.html", "/search/"}
 
@@ -137,3 +140,28 @@ def test_only_content_pages_are_indexed_and_named_by_their_titles(built_site: Bu
     assert set(indexed) == set(built_site.pages) - UNLISTED
     assert (built_site.root / "pagefind" / "pagefind.js").is_file()
     assert (built_site.root / "pagefind" / "pagefind-entry.json").is_file()
+
+
+def test_search_works_for_a_site_in_a_sub_folder(browser: Browser, tmp_path: Path) -> None:
+    """On a project site (https://example.org/sub/), results link under /sub/."""
+    root = write_project(
+        tmp_path / "project",
+        {
+            "content/site.yaml": SITE_YAML.replace(
+                "https://example.org/", "https://example.org/sub/"
+            )
+        },
+    )
+    www = tmp_path / "www"
+    assert build(root, www / "sub", today=TODAY).written
+    with serve(www) as served:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(served + "/sub/search/?q=trial")
+        page.locator(".search-result-list li").first.wait_for()
+        links = page.locator(".search-result-list a").evaluate_all(
+            "(links) => links.map((a) => a.getAttribute('href'))"
+        )
+        context.close()
+    assert "/sub/studies/smith-2020/" in links
+    assert all(link.startswith("/sub/") for link in links)
