@@ -9,7 +9,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "backpain_site"
 
 # Each module with the modules it may import from the package.
 LAYERS = [
-    {"problems", "evidence", "urls", "citations", "paths", "markdown_checks", "csl_fixes", "cache"},
+    {"cache"},
+    {"problems", "evidence", "urls", "citations", "paths", "markdown_checks", "csl_fixes"},
     {"output_tree", "progress"},
     {"frontmatter"},
     {"schema", "bibliography"},

@@ -12,7 +12,7 @@ import pytest
 
 from backpain_site.build import build
 from backpain_site.content import SiteConfig
-from backpain_site.discovery import feed
+from backpain_site.discovery import ListedPage, feed, sections
 from backpain_site.problems import error
 from backpain_site.urls import Urls
 
@@ -176,3 +176,22 @@ def test_when_pagefind_fails_nothing_is_published(
     assert result.outputs == {}
     assert [p.name for p in out.iterdir()] == ["old.html"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_the_search_page_groups_every_page_by_section_index_first() -> None:
+    urls = Urls("https://example.org/sub/")
+    pages = [
+        ListedPage("/sub/", None, "Home"),
+        ListedPage("/sub/conditions/sciatica/", None, "Sciatica"),
+        ListedPage("/sub/studies/b/", None, "Study B"),
+        ListedPage("/sub/studies/a/", None, "Study A"),
+        ListedPage("/sub/studies/", None, "All studies"),
+        ListedPage("/sub/pages/about/", None, "About"),
+        ListedPage("/sub/glossary/", None, "Glossary"),
+    ]
+    assert [(s.heading, [p.title for p in s.pages]) for s in sections(urls, pages)] == [
+        ("Conditions", ["Sciatica"]),
+        ("Studies", ["All studies", "Study B", "Study A"]),
+        ("About this site", ["Home", "About"]),
+        ("Other pages", ["Glossary"]),
+    ]

@@ -38,7 +38,7 @@ class BuildResult:
     site: Site | None = None
     # Flesch-Kincaid grade of every patient-facing page (readability.py), for the report.
     reading_grades: tuple[PageGrade, ...] = ()
-    paths: tuple[PurePosixPath, ...] = ()  # every file of the site, for a cached build
+    paths: tuple[str, ...] = ()  # every file of the site (posix paths), for a cached build
     changed: int | None = None  # files a cached build wrote (the others were already there)
 
     @property
@@ -51,7 +51,7 @@ class BuildResult:
 
     @property
     def pages(self) -> int:
-        return sum(1 for path in self.paths or self.outputs if path.suffix == ".html")
+        return sum(1 for path in self.paths or map(str, self.outputs) if path.endswith(".html"))
 
 
 def build(
@@ -126,7 +126,8 @@ def build(
             # The staged folder is discarded, so the previous site stays as it was.
             problems.append(error("pagefind", 0, str(exc)))
             updated = None
-    paths = tuple(sorted({*outputs, *(pages.kept if pages else ())})) if cache else ()
+    made = {*outputs, *(pages.kept if pages else ())}
+    paths = tuple(sorted(map(str, made))) if cache else ()
     if cache is not None:
         summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
         cache.finish(options, pages, updated if written else None, summary)

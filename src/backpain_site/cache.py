@@ -11,6 +11,8 @@ package's own source and the versions of the libraries that shape the output) an
 the rest: a shard written by other code, cut short or damaged is discarded and its entries are
 computed again, never trusted. Only the entries the latest build used are kept, so the cache
 stays the size of the site. Reading shards is done here; writing them is the writer's job.
+Shards hold pickled Python objects: the cache is trusted as the project folder itself is, so a
+cache must never be restored from a source one would not run code from.
 """
 
 from __future__ import annotations
@@ -191,6 +193,13 @@ def remembering(memo: Memo) -> Iterator[None]:
         _ACTIVE.reset(token)
 
 
+def call_key(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> bytes:
+    """The key under which `remembered` keeps `function(*args, **kwargs)`."""
+    return digest(function.__module__, function.__qualname__, args, dict(kwargs))
+
+
 def remembered(namespace: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """Remember a pure function's results by its arguments while a build's memo is active.
 
@@ -205,7 +214,7 @@ def remembered(namespace: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
             if not memo.enabled:
                 return function(*args, **kwargs)
             try:
-                key = digest(function.__module__, function.__qualname__, args, kwargs)
+                key = call_key(function, args, kwargs)
             except (pickle.PicklingError, TypeError, AttributeError):
                 return function(*args, **kwargs)
             return memo.get(namespace, key, functools.partial(function, *args, **kwargs))

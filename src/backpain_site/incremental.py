@@ -64,7 +64,7 @@ class Summary:
     problems: tuple[Problem, ...]
     reading_grades: tuple[PageGrade, ...]
     site: Site | None  # settings and drafts only: what the report needs, not the whole site
-    paths: tuple[PurePosixPath, ...]  # every file of the site
+    paths: tuple[str, ...]  # every file of the site (not the search index)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class BuildRecord:
     options: Options
     inputs: Mapping[str, InputRecord]
     recorded_ns: int
-    pages: Mapping[PurePosixPath, bytes]  # page fingerprints (page_memo.py)
+    pages: Mapping[str, bytes]  # page fingerprints (page_memo.py)
     live: TreeRecord
     spare: TreeRecord | None
     summary: Summary
@@ -194,7 +194,7 @@ class BuildCache:
     ) -> Updated:
         record, live = self.record, self._live
         usable = record is not None and live is not None and record.options.out_dir == str(out_dir)
-        kept = {path: live.intact[path] for path in pages.kept} if live is not None else {}
+        kept = {str(p): live.intact[str(p)] for p in pages.kept} if live is not None else {}
         return update_site(
             outputs,
             kept,

@@ -20,7 +20,13 @@ from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
 from .citations import CITATION, CitationMarks, keys_in, number_runs
-from .markdown_checks import comment_problems, locate, raw_html_problems, unconvertible
+from .markdown_checks import (
+    comment_problems,
+    locate,
+    printable,
+    raw_html_problems,
+    unconvertible,
+)
 from .urls import Urls, reference_slug
 
 ALLOWED_TAGS = {
@@ -236,7 +242,10 @@ class MarkdownConverter:
             return BodyHtml("", (), ((0, message),))
         found = raw_html_problems(f for f in self._md.htmlStash.rawHtmlBlocks if isinstance(f, str))
         found += [
-            ("![", f"images are not allowed in the text ('{src[:60]}'); link to the picture")
+            (
+                "![",
+                f"images are not allowed in the text ('{printable(src, 60)}'); link to the picture",
+            )
             for src in state.images
         ]
         refused += locate(source, found)

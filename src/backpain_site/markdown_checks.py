@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
+from .cache import remembered
+
 MAX_BODY_CHARS = 100_000  # 20 times the longest page on the site
 MAX_PARAGRAPH_CHARS = 10_000
 MAX_OPEN = 16  # unclosed '[', '(' or '<' in one paragraph; prose needs one or two
@@ -38,6 +40,7 @@ _ABRUPT_COMMENT = re.compile(r"<!--->|<!-->")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
+@remembered("markdown-checks")  # cache.py: 2 ms a body, so not again for unchanged text
 def unconvertible(text: str) -> list[tuple[int, str]]:
     """Text too long or too open to convert in good time; if any, do not convert it."""
     if len(text) > MAX_BODY_CHARS:
@@ -157,6 +160,11 @@ def _too_many(mark: str) -> str:
     return f"{what} are left open or nested more than {MAX_OPEN} deep in one paragraph"
 
 
+def printable(text: str, limit: int = 20) -> str:
+    """The start of what an editor wrote, safe to print: control characters escaped."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+
+
 class _RawHtml(HTMLParser):
     """Collects what a raw HTML fragment holds beyond `RAW_HTML_TAGS` and their attributes."""
 
@@ -171,21 +179,23 @@ class _RawHtml(HTMLParser):
                 (needle, "raw HTML links (<a>) are not allowed; write [text](/studies/slug/)")
             )
         elif tag not in RAW_HTML_TAGS:
-            self.refused.append((needle, f"raw HTML <{tag}> is not allowed; write Markdown"))
+            self.refused.append(
+                (needle, f"raw HTML <{printable(tag)}> is not allowed; write Markdown")
+            )
         else:
             allowed = RAW_HTML_ATTRIBUTES.get(tag, frozenset())
-            refused = ", ".join(f"'{name}'" for name, _ in attrs if name not in allowed)
+            refused = ", ".join(f"'{printable(name)}'" for name, _ in attrs if name not in allowed)
             if refused:
                 self.refused.append((needle, f"raw HTML <{tag}> may not have {refused}"))
 
     def handle_pi(self, data: str) -> None:
-        self.refused.append(("<?", f"raw HTML '<?{data[:20]}' is not allowed"))
+        self.refused.append(("<?", f"raw HTML '<?{printable(data)}' is not allowed"))
 
     def handle_decl(self, decl: str) -> None:
-        self.refused.append(("<!", f"raw HTML '<!{decl[:20]}>' is not allowed"))
+        self.refused.append(("<!", f"raw HTML '<!{printable(decl)}>' is not allowed"))
 
     def unknown_decl(self, data: str) -> None:
-        self.refused.append(("<![", f"raw HTML '<![{data[:20]}' is not allowed"))
+        self.refused.append(("<![", f"raw HTML '<![{printable(data)}' is not allowed"))
 
 
 def raw_html_problems(fragments: Iterable[str]) -> list[tuple[str, str]]:

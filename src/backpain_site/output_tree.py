@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = "."  # the tree itself, among its folders
+
+# Paths inside a tree are posix strings ('studies/x/index.html'): a record holds tens of
+# thousands of them, and strings are what reads back fastest when the next build starts.
 
 
-@dataclass(frozen=True)
-class FileRecord:
+class FileRecord(NamedTuple):
     digest: bytes  # of the bytes the build wrote
     size: int
     mtime_ns: int
@@ -28,26 +34,23 @@ class FileRecord:
 class TreeRecord:
     device: int  # of the folder itself
     inode: int
-    files: Mapping[PurePosixPath, FileRecord]
-    # The modification time of every folder in the tree ('.' is the tree itself): a file added,
-    # removed or renamed anywhere changes its folder's time, so no folder walk is needed.
-    folders: Mapping[PurePosixPath, int]
-
-    def digests(self) -> dict[PurePosixPath, bytes]:
-        return {path: record.digest for path, record in self.files.items()}
+    files: Mapping[str, FileRecord]
+    # The modification time of every folder in the tree (ROOT is the tree itself): a file
+    # added, removed or renamed anywhere changes its folder's time, so no folder walk is needed.
+    folders: Mapping[str, int]
 
 
 @dataclass(frozen=True)
 class TreeCheck:
-    intact: dict[PurePosixPath, FileRecord]  # files exactly as recorded
-    changed_folders: frozenset[PurePosixPath]  # folders whose entries may differ from the record
+    intact: dict[str, FileRecord]  # files exactly as recorded
+    changed_folders: frozenset[str]  # folders whose entries may differ from the record
 
     @property
     def exact(self) -> bool:
         return not self.changed_folders
 
 
-UNKNOWN = TreeCheck({}, frozenset({PurePosixPath(".")}))
+UNKNOWN = TreeCheck({}, frozenset({ROOT}))
 
 
 def file_digest(data: bytes) -> bytes:
@@ -62,28 +65,33 @@ def folder_identity(folder: Path) -> tuple[int, int] | None:
     return status.st_dev, status.st_ino
 
 
-def record_of(path: Path, digest: bytes) -> FileRecord:
+def record_of(path: str, digest: bytes) -> FileRecord:
     status = os.stat(path)
     return FileRecord(digest, status.st_size, status.st_mtime_ns, status.st_ino)
 
 
-def folders_of(paths: Iterable[PurePosixPath]) -> set[PurePosixPath]:
-    """Every folder that holds one of `paths`, up to and including the tree itself ('.')."""
-    folders: set[PurePosixPath] = set()
+def parent_of(path: str) -> str:
+    return posixpath.dirname(path) or ROOT
+
+
+def folders_of(paths: Iterable[str]) -> set[str]:
+    """Every folder that holds one of `paths`, up to and including the tree itself (ROOT)."""
+    folders: set[str] = set()
     for path in paths:
-        parent = path.parent
+        parent = parent_of(path)
         while parent not in folders:
             folders.add(parent)
-            if parent == parent.parent:
+            if parent == ROOT:
                 break
-            parent = parent.parent
+            parent = parent_of(parent)
     return folders
 
 
-def tree_record(folder: Path, files: Mapping[PurePosixPath, FileRecord]) -> TreeRecord:
+def tree_record(folder: Path, files: Mapping[str, FileRecord]) -> TreeRecord:
     """Record `folder` as holding exactly `files` (taken after the last write into it)."""
     status = os.stat(folder)
-    times = {relative: os.stat(folder / relative).st_mtime_ns for relative in folders_of(files)}
+    base = str(folder)
+    times = {relative: os.stat(f"{base}/{relative}").st_mtime_ns for relative in folders_of(files)}
     return TreeRecord(status.st_dev, status.st_ino, dict(files), times)
 
 
@@ -96,25 +104,26 @@ def check_tree(folder: Path, record: TreeRecord | None, *, files: bool = True) -
     if record is None or folder_identity(folder) != (record.device, record.inode):
         return UNKNOWN
     base = str(folder)
-    changed: set[PurePosixPath] = set()
+    stat = os.stat
+    changed: set[str] = set()
     for relative, mtime_ns in record.folders.items():
         try:
-            if os.stat(f"{base}/{relative}").st_mtime_ns != mtime_ns:
+            if stat(f"{base}/{relative}").st_mtime_ns != mtime_ns:
                 changed.add(relative)
         except OSError:
             changed.add(relative)
-    intact: dict[PurePosixPath, FileRecord] = {}
     if not files:
         return TreeCheck(dict(record.files), frozenset(changed))
+    intact: dict[str, FileRecord] = {}
     for relative, expected in record.files.items():
         try:
-            status = os.stat(f"{base}/{relative}")
+            status = stat(f"{base}/{relative}")
         except OSError:
             continue
         if (
             status.st_ino == expected.inode
-            and status.st_size == expected.size
             and status.st_mtime_ns == expected.mtime_ns
+            and status.st_size == expected.size
         ):
             intact[relative] = expected
     return TreeCheck(intact, frozenset(changed))

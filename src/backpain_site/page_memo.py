@@ -123,13 +123,16 @@ class Fingerprints:
 
 
 class PageMemo:
-    """Decides, page by page, whether render can keep the page the last build wrote."""
+    """Decides, page by page, whether render can keep the page the last build wrote.
+
+    Paths are kept as output_tree keeps them (posix strings); `kept` as render gives them.
+    """
 
     def __init__(
         self,
         global_key: bytes,
-        previous: Mapping[PurePosixPath, bytes],
-        intact: Collection[PurePosixPath],
+        previous: Mapping[str, bytes],
+        intact: Collection[str],
         progress: Callable[[], None] | None = None,
     ) -> None:
         self._global = global_key  # code version and every template file
@@ -137,7 +140,7 @@ class PageMemo:
         self._previous = previous  # last build's fingerprints
         self._intact = intact  # pages whose file is still exactly as the last build wrote it
         self._values = Fingerprints()
-        self.fingerprints: dict[PurePosixPath, bytes] = {}
+        self.fingerprints: dict[str, bytes] = {}
         self.kept: set[PurePosixPath] = set()
 
     def unchanged(
@@ -150,7 +153,8 @@ class PageMemo:
         """True when `path` need not be rendered: the writer keeps the last build's file."""
         if self._progress is not None:
             self._progress()
-        if path in self.fingerprints:  # a second page for one path: render it, so render says so
+        name = str(path)
+        if name in self.fingerprints:  # a second page for one path: render it, so render says so
             return False
         try:
             found = hashlib.blake2b(
@@ -163,8 +167,8 @@ class PageMemo:
             ).digest()
         except Unfingerprintable:
             return False
-        self.fingerprints[path] = found
-        if self._previous.get(path) == found and path in self._intact:
+        self.fingerprints[name] = found
+        if self._previous.get(name) == found and name in self._intact:
             self.kept.add(path)
             return True
         return False

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .bibliography_parts import parse_part, part_key, split_parts
-from .cache import Memo, digest
+from .cache import Memo, call_key, digest, remembering
 from .citations import CitationMarks
 from .content import Site
 from .frontmatter import decode
@@ -38,7 +38,9 @@ from .load import (
     _parse_content,
 )
 from .markdown_body import MarkdownConverter
+from .markdown_checks import unconvertible
 from .progress import NO_PROGRESS, Progress
+from .readability import markdown_sentences, page_sentences, score_page
 from .remembered import Conversion, convert_counting, format_one, reference_key
 from .resolve import resolve
 from .urls import Urls
@@ -104,6 +106,7 @@ class Prefetcher:
         self._progress = progress
         self._pool: ExitStack | None = None
         self._executor: Executor | None = None
+        self._changed = 0  # files and references the memo did not know
 
     def __enter__(self) -> Prefetcher:
         return self
@@ -114,21 +117,27 @@ class Prefetcher:
 
     def before_load(self, root: Path) -> None:
         if self._memo.enabled:
-            self._run("reading files", load_jobs(root, self._memo))
+            self._changed = self._run("reading files", load_jobs(root, self._memo))
 
     def before_resolve(self, site: Site) -> None:
-        if self._memo.enabled:
-            self._run("formatting references", format_jobs(site, self._memo))
-            self._run("converting Markdown", conversion_jobs(site, self._memo))
-
-    def _run(self, stage: str, jobs: Sequence[Job]) -> None:
-        if not jobs:
+        if not self._memo.enabled:
             return
+        self._changed += self._run("formatting references", format_jobs(site, self._memo))
+        # Foreseeing conversions and grades takes a pass over the whole site: worth it when
+        # many files or references changed (a cold build, new code), not for an edit or two.
+        if self._changed >= MIN_JOBS:
+            self._run("converting Markdown", conversion_jobs(site, self._memo))
+            self._run("splitting sentences", sentence_jobs(site, self._memo))
+            self._run("scoring reading grades", grade_jobs(site, self._memo))
+
+    def _run(self, stage: str, jobs: Sequence[Job]) -> int:
+        if not jobs:
+            return 0
         self._progress.stage(stage, len(jobs))
         if len(jobs) >= MIN_JOBS and self._pool is None and self._processes > 1:
             self._pool = ExitStack()
             self._executor = self._pool.enter_context(process_pool(self._processes))
-        run_jobs(jobs, self._memo, self._executor, self._progress.advance)
+        return run_jobs(jobs, self._memo, self._executor, self._progress.advance)
 
 
 def _run_batch(batch: Sequence[Job]) -> list[Any]:
@@ -245,3 +254,34 @@ def conversion_jobs(site: Site, memo: Memo) -> list[Job]:
     planner = PlanningMemo(memo)
     resolve(site, planner)
     return planner.jobs
+
+
+# --- reading grades (readability.py remembers them per page) ------------------------------------
+
+
+def sentence_jobs(site: Site, memo: Memo) -> list[Job]:
+    jobs: list[Job] = []
+    sources = [c.source for c in site.conditions] + [s.source for s in site.studies]
+    sources += [c.source for c in site.claims] + [p.source for p in site.pages]
+    for source in sources:
+        check = call_key(unconvertible, (source.body,), {})
+        if not memo.has("markdown-checks", check):
+            jobs.append(("markdown-checks", check, unconvertible, (source.body,)))
+        args = (source.body, source.path, source.body_line)
+        key = call_key(markdown_sentences, args, {})
+        if not memo.has("readability", key):
+            jobs.append(("readability", key, markdown_sentences, args))
+    return jobs
+
+
+def grade_jobs(site: Site, memo: Memo) -> list[Job]:
+    """Scoring every page whose grade the memo does not hold (its sentences are, by now)."""
+    jobs: list[Job] = []
+    with remembering(memo):
+        pages = page_sentences(site)
+    for url, path, sentences in pages:
+        args = (url, path, sentences)
+        key = call_key(score_page, args, {})
+        if not memo.has("readability", key):
+            jobs.append(("readability", key, score_page, args))
+    return jobs

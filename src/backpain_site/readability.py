@@ -18,8 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import textstat
-
 from .cache import remembered
 from .citations import CITATION
 from .content import Site, Source
@@ -182,6 +180,10 @@ def _for_textstat(sentence: Sentence) -> str:
 @lru_cache(maxsize=1 << 16)
 def _token(token: str) -> tuple[int, int]:
     """(words, syllables) of one whitespace-separated token, exactly as textstat counts them."""
+    # Imported when first needed: it takes a fifth of a second (pkg_resources), and a build
+    # with nothing to do (incremental.py) never scores a page.
+    import textstat
+
     words = len(textstat.remove_punctuation(token).split())
     return words, (textstat.syllable_count(token) if words else 0)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .output_tree import (
+    ROOT,
     FileRecord,
     TreeRecord,
     check_tree,
@@ -158,19 +160,18 @@ class Updated:
     written: int  # files written (not counting hard links to unchanged files)
 
 
-# Where a file's bytes come from: given, or the live site's file of the same path.
-_FromLive = FileRecord
-_Wanted = dict[PurePosixPath, "bytes | _FromLive"]
+# What a file is made from: its bytes, or the live site's file of the same path (linked).
+_Wanted = dict[str, "bytes | FileRecord"]
 
 
 def update_site(
     outputs: Mapping[PurePosixPath, bytes],
-    kept: Mapping[PurePosixPath, FileRecord],
+    kept: Mapping[str, FileRecord],
     out_dir: Path,
     live: TreeRecord | None,
     spare: TreeRecord | None,
     *,
-    intact: Mapping[PurePosixPath, FileRecord] | None = None,
+    intact: Mapping[str, FileRecord] | None = None,
     search_index: bool = False,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
@@ -180,27 +181,39 @@ def update_site(
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Two builds into one folder at once would both work on the spare folder: one waits.
+    with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _update_locked(outputs, kept, out_dir, live, spare, intact or {}, search_index)
+
+
+def _update_locked(
+    outputs: Mapping[PurePosixPath, bytes],
+    kept: Mapping[str, FileRecord],
+    out_dir: Path,
+    live: TreeRecord | None,
+    spare: TreeRecord | None,
+    intact: Mapping[str, FileRecord],
+    search_index: bool,
+) -> Updated:
     if live is not None and folder_identity(out_dir) != (live.device, live.inode):
         live = None
     fresh = not out_dir.exists()
     if fresh:
         target = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
-        trusted: dict[PurePosixPath, FileRecord] | None = {}
+        trusted: dict[str, FileRecord] | None = {}
     else:
         target = spare_folder(out_dir)
         trusted = _trusted_files(target, spare, live) if target.is_dir() else {}
         target.mkdir(exist_ok=True)
     try:
-        wanted: _Wanted = {**kept, **outputs}
-        for path, data in outputs.items():  # made again, the same: link the live file instead
-            same = (intact or {}).get(path)
-            if same is not None and same.size == len(data) and same.digest == file_digest(data):
-                wanted[path] = same
+        wanted: _Wanted = {**kept, **{_relative(path): data for path, data in outputs.items()}}
+        wanted = _linked_where_same(wanted, intact)
         sync = _Sync(target, out_dir, trusted)
-        sync.run(wanted, lambda path: path.parts[0] != SEARCH_INDEX_FOLDER)
+        sync.run(wanted, lambda path: not _in_search_index(path))
         if search_index:
-            index = _search_index_files(target, sync.files, live, intact or {})
-            sync.run(index, lambda path: path.parts[0] == SEARCH_INDEX_FOLDER)
+            index = _search_index_files(target, sync.files, live, intact)
+            sync.run(_linked_where_same(index, intact), _in_search_index)
         os.chmod(target, 0o755)
         record = tree_record(target, sync.files)
     except BaseException:
@@ -214,9 +227,37 @@ def update_site(
     return Updated(record, live, sync.written)
 
 
+def _linked_where_same(wanted: _Wanted, intact: Mapping[str, FileRecord]) -> _Wanted:
+    """Files made again with the same bytes as the live site's: linked, not written again."""
+    linked: _Wanted = {}
+    for path, source in wanted.items():
+        same = intact.get(path)
+        if (
+            isinstance(source, bytes)
+            and same is not None
+            and same.size == len(source)
+            and same.digest == file_digest(source)
+        ):
+            linked[path] = same
+        else:
+            linked[path] = source
+    return linked
+
+
+def _relative(path: PurePosixPath) -> str:
+    """An output path as a record keeps it, refused when it would leave the output folder."""
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise UnsafeOutputPath(str(path))
+    return str(path)
+
+
+def _in_search_index(path: str) -> bool:
+    return path.startswith(SEARCH_INDEX_FOLDER + "/")
+
+
 def _trusted_files(
     folder: Path, record: TreeRecord | None, live: TreeRecord | None
-) -> dict[PurePosixPath, FileRecord] | None:
+) -> dict[str, FileRecord] | None:
     """The spare folder's files as recorded, or None when its record cannot be trusted.
 
     A folder whose entries changed, or another folder, is not trusted (it will be compared
@@ -227,18 +268,16 @@ def _trusted_files(
     if not check.exact or record is None:
         return None
     live_inodes = {r.inode for r in live.files.values()} if live is not None else set()
-    trusted: dict[PurePosixPath, FileRecord] = {}
+    base = str(folder)
+    trusted: dict[str, FileRecord] = {}
     for relative, expected in record.files.items():
         if expected.inode not in live_inodes:
             try:
-                status = os.stat(folder / relative)
+                status = os.stat(f"{base}/{relative}")
             except OSError:
                 continue
-            if (status.st_ino, status.st_size, status.st_mtime_ns) != (
-                expected.inode,
-                expected.size,
-                expected.mtime_ns,
-            ):
+            now = (status.st_ino, status.st_size, status.st_mtime_ns)
+            if now != (expected.inode, expected.size, expected.mtime_ns):
                 continue
         trusted[relative] = expected
     return trusted
@@ -247,70 +286,70 @@ def _trusted_files(
 class _Sync:
     """Brings a folder to a wanted set of files, writing only what differs."""
 
-    def __init__(
-        self, folder: Path, live: Path, trusted: dict[PurePosixPath, FileRecord] | None
-    ) -> None:
-        self.folder = folder
-        self.live = live
+    def __init__(self, folder: Path, live: Path, trusted: dict[str, FileRecord] | None) -> None:
+        self.folder = str(folder)
+        self.live = str(live)
         self.trusted = trusted  # None: unknown, so compare what is there file by file
-        self.files: dict[PurePosixPath, FileRecord] = {}
+        self.files: dict[str, FileRecord] = {}
         self.written = 0
-        self._folders: set[Path] = set()
+        self._folders: set[str] = set()
 
-    def run(self, wanted: _Wanted, in_scope: Callable[[PurePosixPath], bool]) -> None:
+    def run(self, wanted: _Wanted, in_scope: Callable[[str], bool]) -> None:
         present = self._present(in_scope)
         for relative in sorted(wanted):
             source = wanted[relative]
-            target = _target(self.folder, relative)
             digest = source.digest if isinstance(source, FileRecord) else file_digest(source)
             have = present.pop(relative, None)
             if have is not None and have.digest == digest:
                 self.files[relative] = have
                 continue
+            target = f"{self.folder}/{relative}"
             if have is None and self.trusted is None and self._same_bytes(target, digest):
                 self.files[relative] = record_of(target, digest)
                 continue
-            self._place(target, source)
+            self._place(relative, target, source)
             if not isinstance(source, FileRecord):
                 self.written += 1
             self.files[relative] = record_of(target, digest)
         for relative in sorted(present):  # there before, not wanted now
-            _target(self.folder, relative).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.folder}/{relative}")
         self._prune(present, in_scope)
 
-    def _present(self, in_scope: Callable[[PurePosixPath], bool]) -> dict[PurePosixPath, Any]:
+    def _present(self, in_scope: Callable[[str], bool]) -> dict[str, Any]:
         """What the folder holds in scope: its trusted record, or (unknown) every file found."""
         if self.trusted is not None:
             return {path: r for path, r in self.trusted.items() if in_scope(path)}
-        found: dict[PurePosixPath, Any] = {}
+        found: dict[str, Any] = {}
         for dirpath, _, filenames in os.walk(self.folder):
+            here = os.path.relpath(dirpath, self.folder)
             for name in filenames:
-                relative = PurePosixPath(Path(dirpath, name).relative_to(self.folder).as_posix())
+                relative = name if here == "." else f"{here}/{name}"
                 if in_scope(relative):
                     found[relative] = None  # unknown bytes: compared when wanted
         return found
 
-    def _same_bytes(self, target: Path, digest: bytes) -> bool:
+    def _same_bytes(self, target: str, digest: bytes) -> bool:
         try:
-            return target.is_file() and file_digest(target.read_bytes()) == digest
+            return os.path.isfile(target) and file_digest(Path(target).read_bytes()) == digest
         except OSError:
             return False
 
-    def _place(self, target: Path, source: bytes | FileRecord) -> None:
-        if target.parent not in self._folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(target.parent)
-        staged = target.with_name(f".{target.name}.new")
-        staged.unlink(missing_ok=True)
+    def _place(self, relative: str, target: str, source: bytes | FileRecord) -> None:
+        parent = os.path.dirname(target)
+        if parent not in self._folders:
+            os.makedirs(parent, exist_ok=True)
+            self._folders.add(parent)
+        staged = f"{parent}/.{os.path.basename(target)}.new"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
         if isinstance(source, FileRecord):
-            os.link(self.live / target.relative_to(self.folder), staged)
+            os.link(f"{self.live}/{relative}", staged)
         else:
-            staged.write_bytes(source)
+            Path(staged).write_bytes(source)
         os.replace(staged, target)
 
-    def _prune(
-        self, removed: Iterable[PurePosixPath], in_scope: Callable[[PurePosixPath], bool]
-    ) -> None:
+    def _prune(self, removed: Iterable[str], in_scope: Callable[[str], bool]) -> None:
         """Remove the folders left empty: those of removed files (or, unknown, all of them)."""
         keep = folders_of(self.files)
         if self.trusted is not None:
@@ -318,28 +357,28 @@ class _Sync:
         else:
             candidates = set()
             for dirpath, _, _ in os.walk(self.folder):
-                relative = PurePosixPath(Path(dirpath).relative_to(self.folder).as_posix())
-                if relative not in keep and in_scope(relative / "x"):
+                relative = os.path.relpath(dirpath, self.folder)
+                if relative not in keep and in_scope(f"{relative}/x"):
                     candidates.add(relative)
-        for relative in sorted(candidates, key=lambda p: len(p.parts), reverse=True):
-            if relative.parts:
+        for relative in sorted(candidates, key=lambda p: p.count("/"), reverse=True):
+            if relative != ROOT:
                 with contextlib.suppress(OSError):  # not empty: it holds other files
-                    (self.folder / relative).rmdir()
+                    os.rmdir(f"{self.folder}/{relative}")
 
 
 def _search_index_files(
     folder: Path,
-    files: Mapping[PurePosixPath, FileRecord],
+    files: Mapping[str, FileRecord],
     live: TreeRecord | None,
-    intact: Mapping[PurePosixPath, FileRecord],
+    intact: Mapping[str, FileRecord],
 ) -> _Wanted:
     """The search index for the pages now in `folder`: the live site's own when no page
     changed (and it is intact), else a fresh Pagefind run, written elsewhere first so that only
     the index files that changed are written into the site."""
-    pages = {p: r.digest for p, r in files.items() if p.suffix == ".html"}
+    pages = {p: r.digest for p, r in files.items() if p.endswith(".html")}
     if live is not None:
-        before = {p: r.digest for p, r in live.files.items() if p.suffix == ".html"}
-        index = {p: r for p, r in live.files.items() if p.parts[0] == SEARCH_INDEX_FOLDER}
+        before = {p: r.digest for p, r in live.files.items() if p.endswith(".html")}
+        index = {p: r for p, r in live.files.items() if _in_search_index(p)}
         if before == pages and index and all(intact.get(p) == r for p, r in index.items()):
             return dict(index)
     scratch = Path(tempfile.mkdtemp(prefix="backpain-site-index-", dir=_scratch_parent()))
@@ -349,7 +388,7 @@ def _search_index_files(
         for dirpath, _, filenames in os.walk(scratch):
             for name in filenames:
                 path = Path(dirpath, name)
-                wanted[PurePosixPath(path.relative_to(scratch).as_posix())] = path.read_bytes()
+                wanted[path.relative_to(scratch).as_posix()] = path.read_bytes()
         return wanted
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
