@@ -119,9 +119,9 @@ def _tree_rss(root_pid: int) -> int:
     return total
 
 
-def run_build(project: Path, step: str) -> Measure:
+def run_build(project: Path, step: str, code: Path) -> Measure:
     command = [sys.executable, "-m", "backpain_site", "build", "--source", str(project)]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "PYTHONPATH": str(code)}
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     peak_tree = 0
@@ -208,7 +208,7 @@ def benchmark(studies: int, runs: int, work: Path) -> dict[str, list[Measure]]:
                 _edit_study(project, studies // 2)
             elif step == "reference edited":
                 _edit_reference(project, studies // 2)
-            measure = _isolated([str(project), step])
+            measure = _isolated([str(project), step, str(work / "src")])
             measures[step].append(measure)
             print(
                 f"  N={studies:,} run {run + 1}: {step:<16} {measure.seconds:7.2f} s "
@@ -283,14 +283,18 @@ def main() -> None:
         "--work", type=Path, default=None, help="scratch folder (default: a temp one)"
     )
     parser.add_argument("--results", type=Path, default=None, help="also write the report here")
-    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(asdict(run_build(Path(args.one[0]), args.one[1]))))
+        print(json.dumps(asdict(run_build(Path(args.one[0]), args.one[1], Path(args.one[2])))))
         return
     machine = _machine()
     work = args.work or Path(tempfile.mkdtemp(prefix="backpain-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    # One version of the code for the whole benchmark, even if the working tree changes meanwhile
+    # (a cache is only valid for the code that wrote it).
+    shutil.rmtree(work / "src", ignore_errors=True)
+    shutil.copytree(REPO / "src", work / "src", ignore=shutil.ignore_patterns("__pycache__"))
     results: dict[int, dict[str, list[Measure]]] = {}
     try:
         for studies in args.studies:

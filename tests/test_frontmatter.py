@@ -89,3 +89,36 @@ def test_yes_no_stay_scalars_with_their_yaml_type() -> None:
     assert isinstance(a, Scalar) and a.tag.endswith(":bool")
     assert isinstance(b, Scalar) and b.tag.endswith(":str")
     assert isinstance(doc.meta, Mapping)
+
+
+def test_decode_counts_lines_and_columns_as_an_editor_does() -> None:
+    # Characters, not bytes; CR-only line endings; a BOM is not a column.
+    assert decode("---\rtitle: é".encode() + b"\xff", "x.md")[1] == [
+        error("x.md", 2, "column 9: not valid UTF-8 (byte 0xff); save the file as UTF-8")
+    ]
+    assert decode(b"\xef\xbb\xbf\xff", "x.md")[1] == [
+        error("x.md", 1, "column 1: not valid UTF-8 (byte 0xff); save the file as UTF-8")
+    ]
+    assert decode(b"a\r\nbb\x00", "x.md")[1] == [
+        error("x.md", 2, "column 3: a NUL character; save the file as UTF-8 text")
+    ]
+    assert decode("a\nb \u202e c".encode(), "x.md")[1] == [
+        error(
+            "x.md",
+            2,
+            "column 3: invisible character U+202E (RIGHT-TO-LEFT OVERRIDE) is not allowed; "
+            "delete it",
+        )
+    ]
+    assert decode("\ufeffcafe\u0301\r\n".encode(), "x.md") == ("caf\u00e9\n", [])
+
+
+def test_yaml_errors_stay_on_lines_of_the_file() -> None:
+    # libyaml can point just past the end; the problem stays on the file's last line.
+    assert split_document(b"---\ntitle: A\nno\n---\n", "x.md")[1] == [
+        error("x.md", 3, "YAML syntax error: could not find expected ':'")
+    ]
+    deep = b"---\ntitle: " + b"[" * 50 + b"]" * 50 + b"\n---\n"
+    assert split_document(deep, "x.md")[1] == [
+        error("x.md", 2, "values are nested more than 20 levels deep")
+    ]

@@ -10,6 +10,7 @@ Damaged caches and output folders must be detected and repaired, never trusted.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import shutil
 import sys
@@ -25,6 +26,7 @@ from backpain_site.build import BuildResult, build
 from backpain_site.cache import CACHE_FOLDER, Memo
 from backpain_site.incremental import BuildCache
 from backpain_site.page_memo import Fingerprints, PageMemo
+from backpain_site.progress import Progress
 from backpain_site.writer import spare_folder
 
 from conftest import REPO
@@ -267,3 +269,25 @@ def test_no_template_reads_a_raw_body() -> None:
             if node.attr == "body" and isinstance(inner, jinja2.nodes.Getattr):
                 readers += [template.name] if inner.attr == "source" else []
     assert readers == []
+
+
+def test_progress_is_one_line_on_a_terminal_and_nothing_elsewhere() -> None:
+    shown = io.StringIO()
+    progress = Progress(shown, interactive=True)
+    progress.stage("converting Markdown", 2_000)
+    progress.advance(1_500)
+    progress.stage("rendering pages")
+    progress.close()
+    assert shown.getvalue().split("\r") == [
+        "",
+        "converting Markdown: 0/2,000",
+        "rendering pages: 0          ",
+        " " * 28,
+        "",
+    ]
+    quiet = io.StringIO()
+    piped = Progress(quiet, interactive=False)
+    piped.stage("converting Markdown", 2_000)
+    piped.advance(2_000)
+    piped.close()
+    assert quiet.getvalue() == ""

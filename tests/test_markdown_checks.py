@@ -1,5 +1,7 @@
 """Stage helper: what a Markdown body may hold beyond Markdown. Exact offsets and messages."""
 
+import time
+
 from backpain_site.markdown_body import MarkdownConverter
 from backpain_site.markdown_checks import (
     browser_url,
@@ -62,13 +64,22 @@ def test_open_brackets_parentheses_and_angles_are_counted_per_paragraph() -> Non
 
 
 def test_long_paragraphs_and_bodies() -> None:
-    assert unconvertible("a" * 10_000) == []
-    assert unconvertible("a" * 10_001) == [
-        (0, "a paragraph of 10,001 characters is too long (at most 10,000); split it")
+    assert unconvertible("a" * 5_000) == []
+    assert unconvertible("a" * 5_001) == [
+        (0, "a paragraph of 5,001 characters is too long (at most 5,000); split it")
     ]
-    assert unconvertible(("a" * 9_000 + "\n\n") * 12) == [
-        (0, "the text is 108,024 characters long (at most 100,000); split it")
+    assert unconvertible(("a" * 4_000 + "\n\n") * 13) == [
+        (0, "the text is 52,026 characters long (at most 50,000); split it")
     ]
+
+
+def test_code_spans_are_found_in_one_pass() -> None:
+    # A regular expression takes minutes on a long run of backticks; the scan takes no time.
+    started = time.perf_counter()
+    assert comment_problems("`" * 49_000) == []
+    assert time.perf_counter() - started < 1
+    assert locate("`[` and `` ` `` then [", [("[", "m")]) == [(0, "m")]
+    assert locate("`[` and `` ` ``\n[", [("[", "m")]) == [(1, "m")]
 
 
 def test_comments_must_close_where_python_markdown_looks_for_the_end() -> None:
@@ -108,7 +119,7 @@ def test_the_converter_reports_refusals_with_their_lines() -> None:
         ),
     )
     assert body.html == "<p>Intro.</p>\n<p><span>a</span></p>\n<p></p>"
-    deep = converter.convert("*" * 3000 + "x" + "*" * 3000, {}, {})
+    deep = converter.convert("*" * 2400 + "x" + "*" * 2400, {}, {})
     assert deep.refused == (
         (0, "the text is nested too deeply to convert (emphasis, lists or quotes)"),
     )

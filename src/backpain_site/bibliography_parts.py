@@ -54,10 +54,11 @@ def part_key(part: Part, path: str) -> bytes:
     return digest("bib-part", path, part.text)
 
 
-def _parse_in_place(part: Part, path: str, key: bytes, memo: Memo) -> ParsedPart:
+def _placed(parsed: ParsedPart, offset: int) -> ParsedPart:
     """A part read alone, its lines moved to where it sits (an entry added above moves it)."""
-    found, problems = memo.get("bibliography", key, partial(parse_part, part.text, path))
-    offset = part.first_line
+    found, problems = parsed
+    if not offset:
+        return parsed
     return (
         tuple(dataclasses.replace(r, line=r.line + offset) for r in found),
         tuple(dataclasses.replace(p, line=p.line + offset) if p.line else p for p in problems),
@@ -70,17 +71,13 @@ def load_bibliography_in_parts(
     if not memo.enabled:
         return load_bibliography(text, path)
     parts = split_parts(text)
-    placed: list[ParsedPart] = []
-    for part in parts:
-        key = part_key(part, path)
-        placed.append(
-            memo.get(
-                "bibliography-placed",
-                digest(key, part.first_line),
-                partial(_parse_in_place, part, path, key, memo),
-            )
+    placed = [
+        _placed(
+            memo.get("bibliography", part_key(part, path), partial(parse_part, part.text, path)),
+            part.first_line,
         )
-        memo.keep("bibliography", key)  # for when an entry above moves this one
+        for part in parts
+    ]
     if not _each_part_clean(parts, placed):
         return load_bibliography(text, path)
     references = [r for found, _ in placed for r in found]

@@ -104,7 +104,7 @@ def build(
             problems += found
             if not errors_in(problems):
                 if cache is not None:
-                    progress.stage("rendering pages")
+                    progress.stage("rendering pages", cache.expected_pages())
                     pages = cache.page_memo(out_dir, progress.advance)
                 outputs, found = render(resolved, pages)
                 problems += found

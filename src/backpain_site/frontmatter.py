@@ -86,12 +86,14 @@ def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
     """UTF-8 (with or without BOM, any line endings) -> NFC text with `\\n` line endings."""
     if data.startswith(_UTF16_BOMS):
         return None, [error(path, 1, "the file is saved as UTF-16; save it as UTF-8")]
+    data = data.removeprefix(b"\xef\xbb\xbf")  # so error positions count from the text
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start]
+        before = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        # Columns in characters, as an editor counts them (everything before the byte is UTF-8).
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8")) + 1
         return None, [
             error(
                 path,
@@ -100,6 +102,7 @@ def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
                 "save the file as UTF-8",
             )
         ]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
         before_nul = text[: text.index("\x00")]
         line = before_nul.count("\n") + 1
@@ -107,7 +110,6 @@ def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
         return None, [
             error(path, line, f"column {column}: a NUL character; save the file as UTF-8 text")
         ]
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
     hidden = _INVISIBLE.search(text)
     if hidden:
         before_text = text[: hidden.start()]

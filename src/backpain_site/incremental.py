@@ -171,6 +171,10 @@ class BuildCache:
             self.discarded = tuple(self.disk.discarded)
         return None
 
+    def expected_pages(self) -> int | None:
+        """How many pages the last build rendered or kept: the likely total of this one."""
+        return len(self.record.pages) if self.record is not None else None
+
     def page_memo(self, out_dir: Path | None, progress: Callable[[], None] | None) -> PageMemo:
         """Decides which pages to keep: only those intact in the output folder as recorded."""
         templates = sorted(

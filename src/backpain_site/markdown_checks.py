@@ -18,8 +18,8 @@ from html.parser import HTMLParser
 
 from .cache import remembered
 
-MAX_BODY_CHARS = 100_000  # 20 times the longest page on the site
-MAX_PARAGRAPH_CHARS = 10_000
+MAX_BODY_CHARS = 50_000  # ten times the longest page on the site
+MAX_PARAGRAPH_CHARS = 5_000  # Python-Markdown's worst cases grow with the square of this
 MAX_OPEN = 16  # unclosed '[', '(' or '<' in one paragraph; prose needs one or two
 
 # Raw HTML an editor may write: inline markup Markdown has no syntax for. Links are refused so
@@ -34,7 +34,7 @@ RAW_HTML_ATTRIBUTES = {
     "th": frozenset({"scope"}),
 }
 
-_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+_BACKTICKS = re.compile(r"`+")
 _COMMENT_OPEN = re.compile(r"<!--")
 _ABRUPT_COMMENT = re.compile(r"<!--->|<!-->")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
@@ -104,9 +104,30 @@ def _without_code_spans(text: str) -> str:
     """`text` with each code span blanked to spaces: what is inside one is never markup.
     (Fences are not blanked: the site's converter has no fenced-code extension, so a ``` block
     is read as Markdown like any other.)"""
-    return "\n".join(
-        _CODE_SPAN.sub(lambda m: " " * len(m.group()), line) for line in text.split("\n")
-    )
+    return "\n".join(_blank_code_spans(line) for line in text.split("\n"))
+
+
+def _blank_code_spans(line: str) -> str:
+    """A run of n backticks opens a span that the next run of exactly n closes. Found in one
+    pass over the runs: a regular expression for this backtracks for minutes on a long run."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(line)]
+    later: dict[int, list[int]] = {}  # run length -> indexes of the runs of that length, reversed
+    for index in range(len(runs) - 1, -1, -1):
+        later.setdefault(runs[index][1] - runs[index][0], []).append(index)
+    blanked = list(line)
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        same = later[end - start]
+        while same and same[-1] <= index:
+            same.pop()
+        if same:
+            closing = same.pop()
+            blanked[start : runs[closing][1]] = " " * (runs[closing][1] - start)
+            index = closing + 1
+        else:
+            index += 1
+    return "".join(blanked)
 
 
 def _paragraphs(text: str) -> Iterable[tuple[int, list[str]]]:

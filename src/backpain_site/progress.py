@@ -48,7 +48,7 @@ class Progress:
         line = f"{self._stage}: {count}"
         self._stream.write("\r" + line.ljust(self._width))
         self._stream.flush()
-        self._width = len(line)
+        self._width = max(self._width, len(line))  # what is on screen, padding included
 
 
 NO_PROGRESS = Progress()
