@@ -291,3 +291,14 @@ def test_progress_is_one_line_on_a_terminal_and_nothing_elsewhere() -> None:
     piped.advance(2_000)
     piped.close()
     assert quiet.getvalue() == ""
+
+
+def test_a_check_keeps_what_only_builds_use(project: Path) -> None:
+    """`check` renders nothing: the rendered-page parts of the cache stay for the next build."""
+    assert cached(project).ok
+    exports = sorted((project / CACHE_FOLDER).glob("exports-*.bin"))
+    assert exports
+    before = {path: path.stat().st_mtime_ns for path in exports}
+    checked = build(project, None, today=TODAY, cache=BuildCache.for_project(project))
+    assert checked.ok
+    assert {path: path.stat().st_mtime_ns for path in exports} == before

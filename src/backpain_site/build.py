@@ -71,7 +71,8 @@ def build(
     converted or rendered again for unchanged inputs, and only changed files are written.
     """
     started = time.perf_counter()
-    options = Options(str(out_dir), strict, drafts, (today or dt.date.today()).isoformat(), True)
+    where = str(out_dir.absolute()) if out_dir is not None else ""
+    options = Options(where, strict, drafts, (today or dt.date.today()).isoformat(), True)
     if cache is not None:
         unchanged = cache.begin(options)
         if unchanged is not None and out_dir is not None:  # nothing changed since the last build

@@ -225,6 +225,9 @@ def remembered(namespace: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
     return wrap
 
 
+_UNUSABLE = frozenset({b"unusable"})  # no real shard holds this key (keys are 16 bytes)
+
+
 def _shard_of(key: bytes) -> int:
     return key[0] % SHARDS if key else 0
 
@@ -293,6 +296,7 @@ class CacheFolder:
             entries = decode_shard(data, self.version)
             if entries is None:
                 self.discarded.append(path.name)
+                self._loaded[name] = _UNUSABLE  # so the next save writes it afresh
                 continue
             known.setdefault(name[0], {}).update(entries)
             self._loaded[name] = frozenset(entries)
@@ -305,7 +309,9 @@ class CacheFolder:
             for key, value in entries.items():
                 shards.setdefault((namespace, _shard_of(key)), {})[key] = value
         files: dict[Path, bytes] = {}
-        for name in sorted(set(shards) | set(self._loaded)):
+        used = set(memo.used())
+        # A namespace this build did not touch (`check` renders no page) keeps its shards.
+        for name in sorted(set(shards) | {n for n in self._loaded if n[0] in used}):
             entries = shards.get(name, {})
             if self._loaded.get(name) == frozenset(entries) and name in self._loaded:
                 continue

@@ -17,7 +17,6 @@ simply means the next build does the work.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import stat
 import time
@@ -35,6 +34,7 @@ from .writer import Updated, replace_file, update_site
 
 INPUT_FOLDERS = ("content", "templates", "static")
 RACY_NS = 2_000_000_000
+HASHED_BYTES = 64_000_000  # bigger inputs are known by size, time and inode alone
 RECORD = "build"
 
 
@@ -104,6 +104,12 @@ def scan_inputs(
                 ):
                     found[relative] = before
                     continue
+                if status.st_size > HASHED_BYTES:  # refused by load anyway; never read whole
+                    identity = f"{status.st_size} {status.st_mtime_ns} {status.st_ino}"
+                    found[relative] = InputRecord(
+                        status.st_size, status.st_mtime_ns, status.st_ino, identity.encode()
+                    )
+                    continue
                 try:
                     data = Path(path).read_bytes()
                 except OSError:
@@ -160,6 +166,7 @@ class BuildCache:
         )
         if (
             record is not None
+            and options.out_dir  # a check (no output folder) always does its work
             and record.options == options
             and _same_inputs(self._inputs, record.inputs)
         ):
@@ -182,7 +189,7 @@ class BuildCache:
         )
         global_key = digest(code_version(), templates)
         record = self.record
-        if out_dir is None or record is None or record.options.out_dir != str(out_dir):
+        if out_dir is None or record is None or record.options.out_dir != str(out_dir.absolute()):
             self._live = None
             return PageMemo(global_key, {}, frozenset(), progress)
         self._live = check_tree(out_dir, record.live)
@@ -197,7 +204,11 @@ class BuildCache:
         search_index: bool,
     ) -> Updated:
         record, live = self.record, self._live
-        usable = record is not None and live is not None and record.options.out_dir == str(out_dir)
+        usable = (
+            record is not None
+            and live is not None
+            and record.options.out_dir == str(out_dir.absolute())
+        )
         kept = {str(p): live.intact[str(p)] for p in pages.kept} if live is not None else {}
         return update_site(
             outputs,
@@ -253,7 +264,3 @@ def summary_site(site: Site | None) -> Site | None:
         invalid_sources=(),
         file_slugs=(),
     )
-
-
-def today_text(today: dt.date | None) -> str:
-    return (today or dt.date.today()).isoformat()
