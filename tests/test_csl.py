@@ -291,3 +291,30 @@ def test_author_date_styles_letter_same_author_same_year() -> None:
     # Different authors: told apart by the names in the list, so no letter (as pandoc does).
     assert formatted["inoue2008acupuncture"].in_text == "Inoue et al., 2008"
     assert format_references(references, AMA)["inoue2008effect"].in_text == ""
+
+
+def test_fields_copied_verbatim_are_escaped_too() -> None:
+    """Volume, issue, pages and DOI skip the rich-text path; markup in them must stay text."""
+    from backpain_site.bibliography import Name, Reference
+    from backpain_site.csl import format_references
+
+    reference = Reference(
+        key="x",
+        entry_type="article",
+        fields=(
+            ("title", "T"),
+            ("journal", "J"),
+            ("year", "2020"),
+            ("volume", "<img src=x onerror=alert(1)>"),
+            ("number", "<s>"),
+            ("pages", "1<b>2"),
+            ("doi", "10.1000/a&b"),
+        ),
+        authors=(Name(family="A", given="B"),),
+        editors=(),
+        line=1,
+        raw="",
+    )
+    html = format_references([reference], "american-medical-association")["x"].html
+    assert "<img" not in html and "<s>" not in html and "<b>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;(&lt;s&gt;):1&lt;b&gt;2" in html

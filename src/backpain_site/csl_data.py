@@ -64,6 +64,15 @@ _VERBATIM = {
     "volume": "volume",
     "issue": "issue",
 }
+_RAW_KEYS = frozenset(_VERBATIM.values()) | {
+    "number",
+    "collection-number",
+    "page",
+    "chapter-number",
+    "publisher-place",
+    "genre",
+    "language",
+}
 _LANGUAGES = {"english": "en", "chinese": "zh", "chi": "zh", "japanese": "ja", "german": "de"}
 # citeproc-py does not escape every piece of text it prints, so markup characters travel
 # through it as private-use characters and are escaped afterwards.
@@ -234,6 +243,12 @@ def _csl_item(reference: Reference, protect: bool) -> dict[str, Any]:
         item["author"] = [_name(n, protect) for n in reference.authors]
     if reference.editors:
         item["editor"] = [_name(n, protect) for n in reference.editors]
+    if protect:
+        # Fields copied as they are (not through `rich`) must be protected too, or a `<` in a
+        # volume or page range would reach the page as markup.
+        for key in _RAW_KEYS:
+            if isinstance(item.get(key), str):
+                item[key] = item[key].translate(_PROTECT)
     return item
 
 
