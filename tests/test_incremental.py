@@ -302,3 +302,20 @@ def test_a_check_keeps_what_only_builds_use(project: Path) -> None:
     checked = build(project, None, today=TODAY, cache=BuildCache.for_project(project))
     assert checked.ok
     assert {path: path.stat().st_mtime_ns for path in exports} == before
+
+
+def test_a_planted_cache_shard_is_never_unpickled(tmp_path: Path) -> None:
+    """A shard written without this machine's secret (e.g. committed by a pull request) must be
+    rejected before pickle ever sees it."""
+
+    from backpain_site.cache import decode_shard, encode_shard
+
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (exec, ("raise SystemExit('pickle ran')",))
+
+    planted = encode_shard("v1", {b"k" * 16: Boom()}, b"attacker-guess".ljust(32, b"x"))
+    assert decode_shard(planted, "v1", b"s" * 32) is None
+    assert decode_shard(planted, "v1", b"") is None
+    honest = encode_shard("v1", {b"k" * 16: 7}, b"s" * 32)
+    assert decode_shard(honest, "v1", b"s" * 32) == {b"k" * 16: 7}

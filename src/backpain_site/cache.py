@@ -11,8 +11,10 @@ package's own source and the versions of the libraries that shape the output) an
 the rest: a shard written by other code, cut short or damaged is discarded and its entries are
 computed again, never trusted. Only the entries the latest build used are kept, so the cache
 stays the size of the site. Reading shards is done here; writing them is the writer's job.
-Shards hold pickled Python objects: the cache is trusted as the project folder itself is, so a
-cache must never be restored from a source one would not run code from.
+Shards hold pickled Python objects, so their checksum is keyed with a secret kept outside the
+project (see writer.machine_secret): a shard planted in the checkout, for example by a pull
+request, fails the check and is never unpickled. A cache moved to another machine is simply
+rebuilt.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import hmac
 import io
 import pickle
 import sys
@@ -232,9 +235,13 @@ def _shard_of(key: bytes) -> int:
     return key[0] % SHARDS if key else 0
 
 
-def encode_shard(version: str, entries: Mapping[bytes, Any]) -> bytes:
+def _checksum(payload: bytes, secret: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=32, key=secret).hexdigest().encode()
+
+
+def encode_shard(version: str, entries: Mapping[bytes, Any], secret: bytes) -> bytes:
     payload = pickle.dumps(dict(entries), protocol=5)
-    checksum = hashlib.blake2b(payload, digest_size=32).hexdigest().encode()
+    checksum = _checksum(payload, secret)
     return b"\n".join((FORMAT, version.encode(), checksum, payload))
 
 
@@ -251,13 +258,16 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def decode_shard(data: bytes, version: str) -> dict[bytes, Any] | None:
-    """The entries of a shard, or None when it is from other code, cut short or damaged."""
+def decode_shard(data: bytes, version: str, secret: bytes) -> dict[bytes, Any] | None:
+    """The entries of a shard, or None when it is from other code, another machine, cut short,
+    damaged or forged. Nothing is unpickled before the keyed checksum matches."""
+    if not secret:
+        return None
     parts = data.split(b"\n", 3)
     if len(parts) != 4 or parts[0] != FORMAT or parts[1] != version.encode():
         return None
     checksum, payload = parts[2], parts[3]
-    if hashlib.blake2b(payload, digest_size=32).hexdigest().encode() != checksum:
+    if not hmac.compare_digest(_checksum(payload, secret), checksum):
         return None
     try:
         with _no_cyclic_gc():
@@ -275,6 +285,7 @@ class CacheFolder:
 
     folder: Path
     version: str
+    secret: bytes  # keys the shard checksums; from outside the project (writer.machine_secret)
     discarded: list[str] = field(default_factory=list)  # shards found unusable, by file name
     _loaded: dict[tuple[str, int], frozenset[bytes]] = field(default_factory=dict)
 
@@ -293,7 +304,7 @@ class CacheFolder:
             except OSError:
                 self.discarded.append(path.name)
                 continue
-            entries = decode_shard(data, self.version)
+            entries = decode_shard(data, self.version, self.secret)
             if entries is None:
                 self.discarded.append(path.name)
                 self._loaded[name] = _UNUSABLE  # so the next save writes it afresh
@@ -316,7 +327,7 @@ class CacheFolder:
             if self._loaded.get(name) == frozenset(entries) and name in self._loaded:
                 continue
             files[self.folder / f"{name[0]}-{name[1]:02d}{_SUFFIX}"] = encode_shard(
-                self.version, entries
+                self.version, entries, self.secret
             )
         return files
 
@@ -327,14 +338,16 @@ class CacheFolder:
             data = path.read_bytes()
         except OSError:
             return None
-        entries = decode_shard(data, self.version)
+        entries = decode_shard(data, self.version, self.secret)
         if entries is None:
             self.discarded.append(path.name)
             return None
         return entries.get(b"record")
 
     def record_file(self, name: str, record: object) -> tuple[Path, bytes]:
-        return self.folder / f"{name}.record", encode_shard(self.version, {b"record": record})
+        return self.folder / f"{name}.record", encode_shard(
+            self.version, {b"record": record}, self.secret
+        )
 
 
 def _shard_name(file_name: str) -> tuple[str, int] | None:

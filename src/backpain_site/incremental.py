@@ -30,7 +30,7 @@ from .output_tree import TreeCheck, TreeRecord, check_tree, file_digest
 from .page_memo import PageMemo
 from .problems import Problem
 from .readability import PageGrade
-from .writer import Updated, replace_file, update_site
+from .writer import Updated, machine_secret, replace_file, update_site
 
 INPUT_FOLDERS = ("content", "templates", "static")
 RACY_NS = 2_000_000_000
@@ -146,7 +146,9 @@ class BuildCache:
     @classmethod
     def for_project(cls, root: Path, folder: Path | None = None) -> BuildCache:
         root = root.resolve()
-        disk = CacheFolder(folder if folder is not None else root / CACHE_FOLDER, code_version())
+        disk = CacheFolder(
+            folder if folder is not None else root / CACHE_FOLDER, code_version(), machine_secret()
+        )
         record = disk.read_record(RECORD)
         return cls(root, disk, record if isinstance(record, BuildRecord) else None)
 
@@ -246,7 +248,7 @@ class BuildCache:
         # The next build in this process (the live preview) starts from what this one used.
         self.memo = self.memo.next_build()
         if self.disk is not None:
-            self.disk = CacheFolder(self.disk.folder, self.disk.version)
+            self.disk = CacheFolder(self.disk.folder, self.disk.version, self.disk.secret)
 
 
 def summary_site(site: Site | None) -> Site | None:

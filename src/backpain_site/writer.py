@@ -426,3 +426,40 @@ def _rename_exchange(first: Path, second: Path) -> bool:
     at_fdcwd, rename_exchange = -100, 2
     done = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
     return bool(done == 0)
+
+
+_SECRET_BYTES = 32
+
+
+def machine_secret() -> bytes:
+    """The key that signs the build cache, kept outside every project (in the user's cache
+    folder, or $BACKPAIN_SITE_SECRET_FILE), created on first use. A project folder can then
+    never hand the build a cache entry it did not write itself. b"" (no cache) if unusable."""
+    path = Path(
+        os.environ.get("BACKPAIN_SITE_SECRET_FILE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "backpain_site"
+        / "cache-secret"
+    )
+    for _attempt in range(2):
+        try:
+            data = path.read_bytes()
+            if len(data) == _SECRET_BYTES:
+                return data
+            path.unlink()  # damaged: a new key only costs one cold build
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return b""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another build made it first: read theirs
+            continue
+        except OSError:
+            return b""
+        fresh = os.urandom(_SECRET_BYTES)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(fresh)
+        return fresh
+    return b""
