@@ -64,7 +64,17 @@ def test_build_cache_is_restored_before_and_saved_after() -> None:
     save = next(i for i, (u, _) in enumerate(uses) if u.startswith("actions/cache/save@"))
     run_tests = next(i for i, s in enumerate(steps("build")) if "bash .ci/run" in s.get("run", ""))
     assert restore < run_tests < save
-    assert uses[restore][1]["path"] == uses[save][1]["path"] == ".cache/backpain_site/"
+    paths = uses[restore][1]["path"].split()
+    assert (
+        paths
+        == uses[save][1]["path"].split()
+        == [
+            ".cache/backpain_site/",
+            "/opt/backpain-site-secret/",
+        ]
+    )
+    secret = next(s for s in steps("build") if "BACKPAIN_SITE_SECRET_FILE" in s.get("run", ""))
+    assert "/opt/backpain-site-secret/cache-secret" in secret["run"]
     assert uses[restore][1]["key"] == uses[save][1]["key"]
 
 
