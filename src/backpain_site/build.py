@@ -99,6 +99,7 @@ def build(
         if site is not None:
             # Resolve even when loading found errors, so one run reports every problem.
             ahead.before_resolve(site)
+            ahead.close()  # the workers' memory is given back before rendering
             resolved, found = resolve(site, memo)
             problems += found
             grades, found = check_readability(site)

@@ -112,8 +112,13 @@ class Prefetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers, if any were started (they are not needed after prefetching)."""
         if self._pool is not None:
             self._pool.close()
+            self._pool = self._executor = None
 
     def before_load(self, root: Path) -> None:
         if self._memo.enabled:
