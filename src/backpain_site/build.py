@@ -130,7 +130,8 @@ def build(
             updated = None
     made = {*outputs, *(pages.kept if pages else ())}
     paths = tuple(sorted(map(str, made))) if cache else ()
-    if cache is not None:
+    # A check (no output folder) reads the cache but never writes it: it writes nothing at all.
+    if cache is not None and out_dir is not None:
         summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
         cache.finish(options, pages, updated if written else None, summary)
     progress.close()
