@@ -2,14 +2,16 @@
 
 Input: the project folder (or the loaded `Site`), a `Memo` and a process pool. Output: the memo
 holding what the stages are about to ask for: parsed content files and bibliography entries
-(before loading), formatted references and converted bodies (before resolving). The stages then
-run exactly as on a warm build, in their own fixed order, so the output is byte for byte what
-one process makes: the pool changes when the work is done, never what is done. Anything the
-prefetch does not foresee is simply computed by the stage itself.
+(before loading); formatted references, converted bodies and each page's reading-grade
+sentences and score (before resolving). The stages then run exactly as on a warm build, in
+their own fixed order, so the output is byte for byte what one process makes: the pool changes
+when the work is done, never what is done. Anything the prefetch does not foresee is simply
+computed by the stage itself.
 
 Converted bodies are foreseen by resolving once with a planning memo, which collects each
 conversion resolve asks for instead of doing it; the pool converts them, then resolve runs for
-real. Resolving without Markdown is a small part of a build, so the planning pass is cheap.
+real. That pass costs a tenth of the conversions it plans, so it is made only when many files
+or references changed (a cold build, new code), not for an edit or two.
 """
 
 from __future__ import annotations
