@@ -43,14 +43,15 @@ def condition_file(findings: str | None) -> str:
     return f"{head}{block}---\n{body}"
 
 
-def finding(outcome: str, effect: str, certainty: str, studies: str) -> str:
+def finding(outcome: str, effect: str, certainty: str, studies: str, *extra: str) -> str:
+    """One `findings` row; `extra` lines (e.g. "rating_from: guideline") are added to it."""
     return (
         f"  - outcome: {outcome}\n"
         "    comparison: Acupuncture compared with no acupuncture\n"
         f"    effect: {effect}\n"
         f"    certainty: {certainty}\n"
         f"    studies: [{studies}]\n"
-    )
+    ) + "".join(f"    {line}\n" for line in extra)
 
 
 def html(result: BuildResult, path: str) -> BeautifulSoup:
@@ -260,19 +261,27 @@ def test_summary_of_findings_counts_come_from_the_study_files(
         "Evidence behind it",
     ]
     comparison = "Acupuncture compared with no acupuncture"
+    one, several = (
+        "Rated by the source in the next column.",
+        "Rated by the sources in the next column.",
+    )
     assert findings_rows(soup) == [
-        ["Pain", comparison, "Acupuncture may ease pain.", "Low",
+        ["Pain", comparison, "Acupuncture may ease pain.", f"Low {one}",
          "1 study, 120 people A trial of acupuncture for back pain (Randomised controlled trial)"],
-        ["Pain at 1 year", comparison, "Acupuncture probably eases pain.", "Moderate",
+        ["Pain at 1 year", comparison, "Acupuncture probably eases pain.", f"Moderate {several}",
          "13 studies, 1,962 people Review A (Meta-analysis) "
          "A trial of acupuncture for back pain (Randomised controlled trial)"],
-        ["Function", comparison, "Acupuncture may help.", "Low",
+        ["Function", comparison, "Acupuncture may help.", f"Low {several}",
          "Up to 17 studies, number of people not reported (the reviews may include the same "
          "studies) Review A (Meta-analysis) Review B (Systematic review)"],
-        ["Sleep", comparison, "We are very uncertain whether it helps.", "Very low",
+        ["Sleep", comparison, "We are very uncertain whether it helps.", f"Very low {one}",
          "Number of studies and people not reported in the sources we checked "
          "A guideline (Clinical guideline)"],
     ]  # fmt: skip
+    assert text(section.select_one("p")) == (
+        "What the best studies in people found, and how sure we can be. The ratings are the "
+        "ones the sources gave."
+    )
     links = [a["href"] for a in soup.select("table.findings .sources a")]
     assert links == [
         "/studies/smith-2020/",
@@ -305,10 +314,103 @@ def test_a_condition_without_rated_findings_says_so(project: Callable[..., Path]
     soup = html(result, "conditions/low-back-pain/index.html")
     assert soup.select("table.findings") == []
     assert text(soup.select_one(".summary-of-findings .no-findings")) == (
-        "No source has rated how sure we can be about acupuncture for low back pain. So we "
-        "cannot give a summary of findings. We do not make up ratings of our own. The "
-        "evidence map and the list of studies below show what research there is."
+        "We have not yet rated how sure we can be about acupuncture for low back pain, and no "
+        "source we checked has rated it. So there is no summary of findings yet. The evidence "
+        "map and the list of studies below show what research there is."
     )
+
+
+def test_each_rating_says_who_gave_it(project: Callable[..., Path]) -> None:
+    rows = finding(
+        "Pain", "Acupuncture probably eases pain.", "moderate", "guideline, review-a",
+        "rating_from: guideline",
+    ) + finding(
+        "Sleep", "We are very uncertain whether it helps sleep.", "very-low", "smith-2020",
+        "editors_rating_reason: It rests on one small trial with no sham group.",
+    )  # fmt: skip
+    root = project(
+        {
+            CONDITION_PATH: condition_file(rows),
+            "content/studies/review-a.md": REVIEW_A,
+            "content/studies/guideline.md": GUIDELINE,
+        }
+    )
+    result = build(root, None, today=TODAY)
+    assert result.problems == []
+    soup = html(result, "conditions/low-back-pain/index.html")
+    section = soup.select_one("section.summary-of-findings")
+    assert section is not None
+    assert text(section.select_one("p")) == (
+        "What the best studies in people found, and how sure we can be. Where a guideline or "
+        "review rated the evidence, we use its rating. Where none did, our editors rated it "
+        "and say why."
+    )
+    assert [text(p) for p in section.select("table.findings .rated-by")] == [
+        "Rating from: A guideline .",
+        "Our editors\u2019 rating. It rests on one small trial with no sham group.",
+    ]
+    link = section.select_one("table.findings .rated-by a")
+    assert link is not None and link["href"] == "/studies/guideline/"
+    # The editors' reasons are patient-facing text, so the reading grade counts them: the
+    # same page without the reason has one sentence and ten words fewer.
+    reason = "    editors_rating_reason: It rests on one small trial with no sham group.\n"
+    plain = project(
+        {
+            CONDITION_PATH: condition_file(rows.replace(reason, "")),
+            "content/studies/review-a.md": REVIEW_A,
+            "content/studies/guideline.md": GUIDELINE,
+        }
+    )
+    without = build(plain, None, today=TODAY)
+    page = "/conditions/low-back-pain/"
+    with_reason = next(g for g in result.reading_grades if g.url == page)
+    without_reason = next(g for g in without.reading_grades if g.url == page)
+    assert (
+        with_reason.sentences - without_reason.sentences,
+        with_reason.words - without_reason.words,
+    ) == (1, 10)
+
+
+def test_who_rated_a_finding_is_checked(project: Callable[..., Path]) -> None:
+    rows = (
+        finding(
+            "Pain", "Acupuncture probably eases pain.", "moderate", "guideline",
+            "editors_rating_reason: We think so.",
+        )
+        + finding(
+            "Sleep", "Acupuncture may help sleep.", "low", "guideline",
+            "rating_from: guidline",
+        )
+        + finding(
+            "Mood", "Acupuncture may help mood.", "low", "guideline",
+            "rating_from: guideline", "editors_rating_reason: Two raters.",
+        )
+    )  # fmt: skip
+    root = project(
+        {CONDITION_PATH: condition_file(rows), "content/studies/guideline.md": GUIDELINE}
+    )
+    result = build(root, None, today=TODAY)
+    assert result.problems == [
+        error(
+            CONDITION_PATH,
+            9,
+            "finding 'Pain': our editors' own rating can be low or very low, not moderate; a "
+            "higher rating must come from a source that rated the evidence (remove "
+            "'editors_rating_reason' if a source did)",
+        ),
+        error(
+            CONDITION_PATH,
+            15,
+            "finding 'Sleep': 'rating_from' names 'guidline', which is not one of the row's "
+            "studies (did you mean 'guideline'?)",
+        ),
+        error(
+            CONDITION_PATH,
+            21,
+            "finding 'Mood': give either 'rating_from' (a source rated the evidence) or "
+            "'editors_rating_reason' (our editors did), not both",
+        ),
+    ]
 
 
 # --- the evidence map ---------------------------------------------------------------------
@@ -464,9 +566,10 @@ def test_every_real_condition_page_has_findings_and_an_evidence_map(
         soup = html(real_site, f"conditions/{slug}/index.html")
         section = soup.select_one("section.summary-of-findings")
         assert section is not None, slug
-        # A table where a source rated the evidence; otherwise a plain statement, never a
-        # made-up rating (the editorial policy).
-        assert section.select("table.findings tbody tr") or section.select(".no-findings"), slug
+        # Every real condition has rated rows, each saying who rated it (editorial policy).
+        rows = section.select("table.findings tbody tr")
+        assert rows and not section.select(".no-findings"), slug
+        assert all(row.select_one(".rated-by") for row in rows), slug
         drawing = soup.select_one(".evidence-map svg")
         assert drawing is not None and drawing["aria-hidden"] == "true", slug
         listed = [
@@ -484,12 +587,32 @@ def test_real_low_back_pain_findings_are_derived_from_named_studies(
     soup = html(real_site, "conditions/low-back-pain/index.html")
     rows = findings_rows(soup)
     assert [row[0] for row in rows] == ["Pain", "Pain"]
-    assert [row[3] for row in rows] == ["Moderate", "Low"]
+    guideline = "Rating from: American College of Physicians guideline on treating low back pain ."
+    assert [row[3] for row in rows] == [f"Moderate {guideline}", f"Low {guideline}"]
     for row in rows:
         # Neither the guideline nor its review file reports its number of trials or people.
         assert row[4].startswith(
             "Number of studies and people not reported in the sources we checked"
         )
+
+
+def test_real_sciatica_and_stenosis_findings_are_the_editors_very_low_ratings(
+    real_site: BuildResult,
+) -> None:
+    # No checked source rated this evidence; the editors did, and never above low.
+    for slug, outcomes in [
+        ("sciatica", ["Symptoms, as the review measured them",
+                      "Pain in the first hours after acupuncture"]),
+        ("spinal-stenosis", ["Leg pain", "Walking distance", "Low back pain"]),
+    ]:  # fmt: skip
+        soup = html(real_site, f"conditions/{slug}/index.html")
+        rows = soup.select("table.findings tbody tr")
+        assert [text(row.find("th")) for row in rows] == outcomes, slug
+        for row in rows:
+            cells = row.find_all("td")
+            rating = "Very low Our editors\u2019 rating. It rests on one "
+            assert text(cells[2]).startswith(rating), slug
+            assert "very uncertain" in text(cells[1]), slug
 
 
 def test_home_page_map_covers_every_real_study(

@@ -82,6 +82,14 @@ class Finding:
     certainty: str
     studies: tuple[str, ...]
     line: int
+    # Who rated the evidence: one of the row's studies (a guideline or review), or the editors,
+    # who then say why. Empty when not given.
+    rating_from: str = ""
+    editors_rating_reason: str = ""
+
+    @property
+    def rated_by_editors(self) -> bool:
+        return bool(self.editors_rating_reason)
 
 
 @dataclass(frozen=True)
@@ -197,6 +205,8 @@ def condition_from(source: Source) -> Condition:
             f.values["certainty"],
             tuple(s for s in f.values["studies"] or () if s),
             f.line,
+            f.values["rating_from"] or "",
+            f.values["editors_rating_reason"] or "",
         )
         for f in v["findings"] or ()
         if isinstance(f, Validated)

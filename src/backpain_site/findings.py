@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .content import Condition, Finding, Study
 from .evidence import CERTAINTIES, DESIGNS, WITHOUT_RESULTS
-from .problems import Problem, error
+from .problems import Problem, did_you_mean, error
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,11 @@ class FindingSummary:
     participants: int | None  # None when a source does not report its number of people
     # Two or more reviews may include the same trials, so their sum is only an upper bound.
     overlapping: bool
+
+    @property
+    def rated_by(self) -> Study | None:
+        """The source whose rating the row shows (`rating_from`), if the editor named one."""
+        return next((s for s in self.sources if s.slug == self.finding.rating_from), None)
 
     @property
     def numbers(self) -> str:
@@ -114,7 +119,41 @@ def finding_problems(condition: Condition, studies: Mapping[str, Study]) -> list
                         "and cannot back a finding",
                     )
                 )
+        if finding.rating_from and finding.rated_by_editors:
+            problems.append(
+                error(
+                    path,
+                    finding.line,
+                    f"{where}: give either 'rating_from' (a source rated the evidence) or "
+                    "'editors_rating_reason' (our editors did), not both",
+                )
+            )
+        elif finding.rating_from and finding.rating_from not in finding.studies:
+            problems.append(
+                error(
+                    path,
+                    finding.line,
+                    f"{where}: 'rating_from' names '{finding.rating_from}', which is not one of "
+                    f"the row's studies{did_you_mean(finding.rating_from, finding.studies)}",
+                )
+            )
         rating = CERTAINTIES.get(finding.certainty)
+        # The editors read summaries, not every trial report, so a rating of their own stays
+        # at low or below; a higher one must come from a guideline or review that rated it.
+        if (
+            rating is not None
+            and finding.rated_by_editors
+            and rating.rank < CERTAINTIES["low"].rank
+        ):
+            problems.append(
+                error(
+                    path,
+                    finding.line,
+                    f"{where}: our editors' own rating can be low or very low, not "
+                    f"{rating.label.lower()}; a higher rating must come from a source that "
+                    "rated the evidence (remove 'editors_rating_reason' if a source did)",
+                )
+            )
         if (
             rating is not None
             and rating.rank <= CERTAINTIES["moderate"].rank

@@ -284,7 +284,9 @@ def page_sentences(site: Site) -> list[tuple[str, str, list[Sentence]]]:
         sentences += [
             s
             for finding in condition.findings
-            for s in sentences_of(finding.effect, condition.source.path, finding.line)
+            for text in (finding.effect, finding.editors_rating_reason)
+            if text
+            for s in sentences_of(text, condition.source.path, finding.line)
         ]
         found.append((urls.condition(condition.slug), condition.source.path, sentences))
     for study in site.studies:

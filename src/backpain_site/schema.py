@@ -316,6 +316,18 @@ FINDING = Field(
             "the study files this row rests on",
             min_items=1,
         ),
+        # GRADE rates a body of evidence. When no guideline or review rated this one, the
+        # editors may, and readers must be told so and why (editorial policy).
+        _text(
+            "rating_from",
+            "the study (one of this row's) whose authors gave the certainty rating",
+            required=False,
+        ),
+        _text(
+            "editors_rating_reason",
+            "only when no source rated this evidence: why our editors chose this rating",
+            required=False,
+        ),
     ),
 )
 
