@@ -124,6 +124,7 @@ def _bib_entry(index: int, rng: random.Random) -> str:
     ]
     if index % 3 == 0:
         lines.append(f"  pmid    = {{{30000000 + index}}},")
+    lines.append("  note    = {Synthetic entry for benchmarks; not a real source.},")
     return "\n".join(lines) + "\n}\n"
 
 

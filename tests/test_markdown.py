@@ -1,7 +1,16 @@
 """Stage: Markdown bodies -> sanitised HTML with numbered citation links."""
 
-from backpain_site.markdown_body import MarkdownConverter
+import re
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+from bs4 import BeautifulSoup
+
+from backpain_site.build import build
+from backpain_site.markdown_body import TEMPLATE_ID_PREFIXES, TEMPLATE_IDS, MarkdownConverter
 from backpain_site.urls import Urls
+
+from conftest import REPO, STUDY, TODAY
 
 
 def convert(text: str, numbers: dict[str, int] | None = None) -> str:
@@ -42,3 +51,55 @@ def test_site_links_get_the_base_path() -> None:
 
 def test_body_h1_becomes_h2() -> None:
     assert convert("# Top") == '<h2 id="top">Top</h2>'
+
+
+def test_body_headings_never_take_an_id_the_templates_use() -> None:
+    html = convert(
+        "## Main\n\n## Main\n\n## Bottom line\n\n## Ref 1\n\n## Evidence map\n\n## What it is\n"
+    )
+    assert re.findall(r'<h2 id="([^"]+)"', html) == [
+        "main-section",
+        "main-section_1",
+        "bottom-line-section",
+        "ref-1-section",
+        "evidence-map-section",
+        "what-it-is",
+    ]
+
+
+# Ids made from content rather than a fixed prefix, and why no body heading can take them.
+_GENERATED_IDS = {
+    "{{ cell.anchor }}": "evidence-map cells: the map's id, 'evidence-map', starts each one",
+    "{{ map.id }}-caption": "the map's id is 'evidence-map'",
+    "{{ map.id }}-heading": "the map's id is 'evidence-map'",
+    "{{ claim.slug }}": "claims page only, where bodies are claims' own short texts",
+    "{{ claim.slug }}-heading": "claims page only",
+    "{{ claim.slug }}-source": "claims page only",
+}
+
+
+def test_every_template_id_is_reserved_from_body_headings() -> None:
+    literal, generated = set(), set()
+    for template in sorted((REPO / "templates").glob("*.html")):
+        for value in re.findall(r'\bid="([^"]*)"', template.read_text(encoding="utf-8")):
+            if "{{" not in value:
+                literal.add(value)
+            elif value.split("{{", 1)[0]:
+                generated.add(value.split("{{", 1)[0])
+            else:
+                assert value in _GENERATED_IDS, f"{template.name}: id {value!r} is not reserved"
+    assert literal - TEMPLATE_IDS == set()
+    assert {prefix for prefix in generated if not prefix.startswith(TEMPLATE_ID_PREFIXES)} == set()
+
+
+def test_a_study_page_with_a_heading_named_like_the_template_has_unique_ids(
+    project: Callable[..., Path],
+) -> None:
+    body = "\n## Main\n\nText.\n\n## Key finding\n\nMore text.\n"
+    root = project({"content/studies/smith-2020.md": STUDY + body})
+    result = build(root, None, today=TODAY)
+    assert [p for p in result.problems if p.severity.name == "ERROR"] == []
+    page = result.outputs[PurePosixPath("studies/smith-2020/index.html")].decode("utf-8")
+    ids = [tag["id"] for tag in BeautifulSoup(page, "html.parser").find_all(id=True)]
+    assert len(ids) == len(set(ids))
+    assert {"main", "main-section", "key-finding", "key-finding-section"} <= set(ids)

@@ -16,6 +16,12 @@ were written for, because they replace internals.
    splitting the words around them ("NHS: A Guide", not "NHS : A Guide"), each part of a
    hyphenated word is a word, and labels and terms (no language of their own) are English.
 
+And one for speed, which changes no output:
+
+6. Each XPath look-up in the style (the layout, a macro, a term, a parent's options) is made
+   once per element and expression, not for every reference: the style's tree never changes
+   after loading, and the look-ups were a fifth of the time spent formatting.
+
 Other fixes live where they belong: the style normaliser and the output post-processing
 (numbers, quotes, links) in csl.py.
 """
@@ -165,6 +171,20 @@ def _title_case(text: Any) -> Any:
     return citeproc_string.MixedString(out) if len(out) != 1 else out[0]
 
 
+_original_xpath_search = model.CitationStylesElement.xpath_search
+# (element, expression) -> the elements found. The key holds the element, which keeps lxml's
+# proxy for it alive, so the same node always comes back as the same (hashable) object.
+_found: dict[tuple[Any, str], list[Any]] = {}
+
+
+def _xpath_search(self: Any, expression: str) -> list[Any]:
+    key = (self, expression)
+    found = _found.get(key)
+    if found is None:
+        found = _found[key] = _original_xpath_search(self, expression)
+    return list(found)  # a copy: a caller may change the list it is given
+
+
 def apply() -> None:
     """Install the fixes (idempotent)."""
     global _applied
@@ -175,6 +195,7 @@ def apply() -> None:
     model.Name.initialize = _initialize
     model.Date.render_single_date = _render_single_date
     model.TextCased.case = _case
+    model.CitationStylesElement.xpath_search = _xpath_search
     citeproc_string.normalize_seam = _normalize_seam
     model.normalize_seam = _normalize_seam
     _applied = True

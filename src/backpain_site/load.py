@@ -53,7 +53,9 @@ CONTENT_KINDS: dict[str, tuple[Schema, Callable[[Source], object]]] = {
 }
 # Far above any real file; a bigger one is a mistake (or an attack) and is never read whole.
 MAX_TEXT_BYTES = 1_000_000
-MAX_BIBLIOGRAPHY_BYTES = 4_000_000
+# A real bibliography of 10,000 entries with abstracts is about 20 MB; what each entry may cost
+# to read is capped in bibliography.py (MAX_ENTRY_CHARS, MAX_FIELD_CHARS).
+MAX_BIBLIOGRAPHY_BYTES = 64_000_000
 MAX_STATIC_BYTES = 50_000_000
 
 

@@ -12,10 +12,12 @@ import re
 import xml.etree.ElementTree as etree
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import markdown
 import nh3
 from markdown.extensions import Extension
+from markdown.extensions.toc import slugify
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 
@@ -186,16 +188,148 @@ class _LinkCollector(Treeprocessor):
                 element.tag = "h2"
 
 
+_MarkdownInline = markdown.treeprocessors.InlineProcessor
+QUICK_INLINE = all(
+    hasattr(_MarkdownInline, f"_InlineProcessor__{name}")
+    for name in ("handleInline", "applyPattern")
+)
+
+
+# Characters without which a pattern's expression cannot match, by the expression's text as
+# Python-Markdown 3.11 writes it: where none of them is in a run of text (most runs), the
+# pattern is passed over without running its expression. Any other expression is always run.
+_NEEDS = {
+    r"(?:(?<!\\)((?:\\{2})+)(?=`+)|(?<!\\)`)": "`",
+    r"\\(.)": "\\",
+    r"(?<!\!)\[": "[",
+    r"\!\[": "[",
+    r"<([A-Za-z][A-Za-z0-9+.-]*://[^<>]*)>": "<",
+    r"<([^<> !]+@[^@<> ]+)>": "<",
+    r"  \n": "\n",
+    r"""(<(\/?+[a-zA-Z][^\s"'<>@]*+(?:\s+[^\s"'=<>]++(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|"""
+    r"""[^\s"'=<>]++))?+)*+\s*+/?|!--(?:(?!<!--|-->).)*--|[?](?:(?!<[?]|[?]>).)*[?]|"""
+    r"""!\[CDATA\[(?:(?!<!\[CDATA\[|\]\]>).)*\]\])>)""": "<",
+    r"(&(?:\#[0-9]+|\#x[0-9a-fA-F]+|[a-zA-Z0-9]+);)": "&",
+    r"\*|_": "*_",
+    CITATION.pattern: "[",
+}
+_NEEDED = "".join(sorted(set("".join(_NEEDS.values()))))
+
+
+class _QuickInline(_MarkdownInline):
+    """Python-Markdown's inline step, same result, without its per-pattern overhead.
+
+    Python-Markdown tries each of its ~17 inline patterns on every run of text through a
+    method that costs more than the regular expression it runs (and looks each pattern up in
+    a registry that re-sorts itself): about a third of converting a body. Here a pattern whose
+    expression finds nothing from the current position is passed over at once, which is what
+    that method would conclude (no match: next pattern, from the start); the patterns are read
+    once per conversion. Everything else is Python-Markdown's own code.
+    """
+
+    def __init__(self, md: markdown.Markdown) -> None:
+        super().__init__(md)
+        self._patterns: list[tuple[Any, re.Pattern[str] | None, str | None]] = []
+
+    def run(self, tree: etree.Element, ancestors: list[str] | None = None) -> etree.Element:
+        self._patterns = []
+        for pattern in self.inlinePatterns:
+            expression = (
+                pattern.getCompiledRegExp() if isinstance(pattern, InlineProcessor) else None
+            )
+            needs = _NEEDS.get(expression.pattern) if expression is not None else None
+            self._patterns.append((pattern, expression, needs))
+        return super().run(tree, ancestors)
+
+    # Replaces the private `InlineProcessor.__handleInline` under the name Python-Markdown
+    # calls it by; used only while that method exists (`QUICK_INLINE`), and a test compares
+    # the output with and without it.
+    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
+        if isinstance(data, markdown.util.AtomicString):
+            return data
+        apply = self._InlineProcessor__applyPattern  # type: ignore[attr-defined]
+        patterns = self._patterns
+        # A match only replaces text with a placeholder (letters and digits), so the characters
+        # found here stay a superset of those in the text as it changes.
+        present = {char for char in _NEEDED if char in data}
+        start = 0
+        while patternIndex < len(patterns):
+            pattern, expression, needs = patterns[patternIndex]
+            if (needs is not None and present.isdisjoint(needs)) or (
+                expression is not None and expression.search(data, start) is None
+            ):
+                matched, start = False, 0
+            else:
+                data, matched, start = apply(pattern, data, patternIndex, start)
+            if not matched:
+                patternIndex += 1
+        return data
+
+
 class _SiteExtension(Extension):
-    def __init__(self, state: _CitationState, urls: Urls) -> None:
+    def __init__(self, state: _CitationState, urls: Urls, quick_inline: bool) -> None:
         super().__init__()
         self.state = state
         self.urls = urls
+        self.quick_inline = quick_inline
 
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         # Above the link pattern (160) so `[@key]` is never read as a reference link.
         md.inlinePatterns.register(_CitationPattern(self.state), "citation", 175)
         md.treeprocessors.register(_LinkCollector(md, self.state, self.urls), "site-links", 1)
+        if self.quick_inline:
+            md.treeprocessors.register(_QuickInline(md), "inline", 20)  # replaces the original
+
+
+# Ids the page templates give their own elements, and the starts of the ids they generate
+# (reference list, citation marks, evidence map, browse lists). A body heading that would get
+# one of them ("## Main") gets "-section" added instead, so that no page holds an id twice;
+# tests/test_markdown.py fails when a template gains an id that is not listed here.
+TEMPLATE_IDS = frozenset(
+    [
+        "all-claims-caption",
+        "all-claims-heading",
+        "bottom-line",
+        "browse-heading",
+        "citation",
+        "citation-heading",
+        "cited-by-heading",
+        "conditions-heading",
+        "credibility-heading",
+        "design-heading",
+        "download-heading",
+        "facts-heading",
+        "filter-condition",
+        "filter-design",
+        "findings-caption",
+        "findings-heading",
+        "key-finding",
+        "limits-heading",
+        "links-heading",
+        "list-heading",
+        "lists-heading",
+        "main",
+        "more-heading",
+        "newest-heading",
+        "references-heading",
+        "search-input",
+        "search-results",
+        "search-status",
+        "strongest-heading",
+        "studies-heading",
+        "summary-heading",
+        "verdicts-heading",
+    ]
+)
+TEMPLATE_ID_PREFIXES = ("ref-", "cite-", "browse-", "evidence-map")
+
+
+def heading_id(text: str, separator: str) -> str:
+    """Python-Markdown's heading slug, moved out of the way of the templates' own ids."""
+    slug: str = slugify(text, separator)
+    if slug in TEMPLATE_IDS or slug.startswith(TEMPLATE_ID_PREFIXES):
+        return f"{slug}{separator}section"
+    return slug
 
 
 class MarkdownConverter:
@@ -206,11 +340,14 @@ class MarkdownConverter:
         urls: Urls,
         marks: CitationMarks | None = None,
         labels: dict[str, str] | None = None,
+        *,
+        quick_inline: bool = QUICK_INLINE,  # False only to compare with Python-Markdown's own
     ) -> None:
         self._state = _CitationState(marks or CitationMarks(), labels or {})
+        site = _SiteExtension(self._state, urls, quick_inline)
         self._md = markdown.Markdown(
-            extensions=["tables", "sane_lists", "toc", _SiteExtension(self._state, urls)],
-            extension_configs={"toc": {"permalink": False}},
+            extensions=["tables", "sane_lists", "toc", site],
+            extension_configs={"toc": {"permalink": False, "slugify": heading_id}},
             output_format="html",
         )
 

@@ -110,6 +110,8 @@ def _without_code_spans(text: str) -> str:
 def _blank_code_spans(line: str) -> str:
     """A run of n backticks opens a span that the next run of exactly n closes. Found in one
     pass over the runs: a regular expression for this backtracks for minutes on a long run."""
+    if "`" not in line:  # most lines: nothing to blank
+        return line
     runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(line)]
     later: dict[int, list[int]] = {}  # run length -> indexes of the runs of that length, reversed
     for index in range(len(runs) - 1, -1, -1):
@@ -146,28 +148,28 @@ def _paragraphs(text: str) -> Iterable[tuple[int, list[str]]]:
         yield start, block
 
 
+_MARK = re.compile(r"\\.|[\[\]()<>]")  # an escaped character, or one that opens or closes
+_OPENS = {"[": "[", "(": "(", "<": "<"}
+_CLOSES = {"]": "[", ")": "("}
+
+
 def _open_marks(first: int, lines: list[str]) -> list[tuple[int, str]]:
+    # Only the marks are visited (found by one regex), not every character: this runs on every
+    # body. A count only goes over the limit as it grows, so only the mark just opened is
+    # compared; an escaped character, matched with its backslash, counts for nothing.
     open_count = {"[": 0, "(": 0, "<": 0}
-    closer = {"]": "[", ")": "("}
     for offset, line in enumerate(lines):
-        escaped = False
-        for char in line:
-            if escaped:
-                escaped = False
-                continue
-            if char == "\\":
-                escaped = True
-            elif char in "[(":
+        for match in _MARK.finditer(line):
+            char = match.group()
+            if char in _OPENS:
                 open_count[char] += 1
-            elif char in closer:
-                open_count[closer[char]] = max(0, open_count[closer[char]] - 1)
-            elif char == "<":
-                open_count["<"] += 1
+                if open_count[char] > MAX_OPEN:
+                    return [(first + offset, _too_many(char))]
+            elif char in _CLOSES:
+                opened = _CLOSES[char]
+                open_count[opened] = max(0, open_count[opened] - 1)
             elif char == ">":
                 open_count["<"] = 0
-            for mark, count in open_count.items():
-                if count > MAX_OPEN:
-                    return [(first + offset, _too_many(mark))]
     return []
 
 

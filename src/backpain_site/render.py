@@ -58,6 +58,9 @@ def _environment(templates_dir: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # One environment per build, so templates cannot change under it: no file check
+        # (a stat of each template and import) for every page rendered.
+        auto_reload=False,
     )
     env.filters["date"] = _format_date
     env.filters["number"] = lambda n: f"{n:,}"

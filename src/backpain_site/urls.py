@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -20,6 +21,18 @@ def reference_slug(key: str) -> str:
     return _NOT_URL_SAFE.sub("-", key.lower()).strip("-") or "reference"
 
 
+# Every link of every page starts with these (some 60 a page): worked out once per base URL.
+@lru_cache(maxsize=16)
+def _prefix(base_url: str) -> str:
+    return urlsplit(base_url).path.rstrip("/")
+
+
+@lru_cache(maxsize=16)
+def _origin(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @dataclass(frozen=True)
 class Urls:
     base_url: str  # absolute, ends with '/'
@@ -27,7 +40,7 @@ class Urls:
     @property
     def prefix(self) -> str:
         """The base URL's path without its trailing slash: '' or '/sub/folder'."""
-        return urlsplit(self.base_url).path.rstrip("/")
+        return _prefix(self.base_url)
 
     def _path(self, path: str) -> str:
         return f"{self.prefix}{path}"
@@ -100,8 +113,7 @@ class Urls:
 
     def absolute(self, url: str) -> str:
         """Root-relative site URL -> absolute URL for canonical links and feeds."""
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}{url}"
+        return f"{_origin(self.base_url)}{url}"
 
     def site_relative(self, url: str) -> str:
         """An editor's '/studies/x/' link -> the same link under the base URL's path."""
