@@ -22,6 +22,7 @@ LAYERS = [
     {"resolve"},
     {"discovery", "bibliography_pages"},
     {"render"},
+    {"search_index"},
     {"writer"},
     {"incremental", "prefetch"},
     {"build", "report", "preview"},

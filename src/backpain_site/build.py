@@ -134,6 +134,8 @@ def build(
     if cache is not None and out_dir is not None:
         summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
         cache.finish(options, pages, updated if written else None, summary)
+    elif cache is not None and cache.disk is None and pages is not None and clean:
+        cache.served(pages)  # the live preview writes, and keeps, every page of this build
     progress.close()
     return BuildResult(
         problems,

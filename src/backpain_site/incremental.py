@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from .cache import CACHE_FOLDER, CacheFolder, Memo, code_version, digest
 from .content import Site
 from .output_tree import TreeCheck, TreeRecord, check_tree, file_digest
-from .page_memo import PageMemo
+from .page_memo import Fingerprints, PageMemo
 from .problems import Problem
 from .readability import PageGrade
 from .writer import Updated, machine_secret, replace_file, update_site
@@ -142,6 +142,10 @@ class BuildCache:
     _inputs: dict[str, InputRecord] = field(default_factory=dict)
     _started_ns: int = 0
     _live: TreeCheck | None = None
+    # In memory only (the live preview, which writes its own folder): the inputs and page
+    # fingerprints of the last clean build, whose files the preview still holds.
+    _served: tuple[dict[str, InputRecord], int, dict[str, bytes]] | None = None
+    _values: Fingerprints | None = None  # digests made by the last clean build, for the next
 
     @classmethod
     def for_project(cls, root: Path, folder: Path | None = None) -> BuildCache:
@@ -161,11 +165,13 @@ class BuildCache:
         the remembered results for the build to use."""
         self._started_ns = time.time_ns()
         record = self.record
-        self._inputs = scan_inputs(
-            self.root,
-            record.inputs if record is not None else None,
-            record.recorded_ns if record is not None else 0,
-        )
+        if record is not None:
+            previous, recorded_ns = record.inputs, record.recorded_ns
+        elif self._served is not None:
+            previous, recorded_ns, _ = self._served
+        else:
+            previous, recorded_ns = None, 0
+        self._inputs = scan_inputs(self.root, previous, recorded_ns)
         if (
             record is not None
             and options.out_dir  # a check (no output folder) always does its work
@@ -191,6 +197,11 @@ class BuildCache:
         )
         global_key = digest(code_version(), templates)
         record = self.record
+        if out_dir is None and self.disk is None and self._served is not None:
+            # The live preview keeps every page of its last clean build (see `served`).
+            fingerprints = self._served[2]
+            values = Fingerprints(self._values)
+            return PageMemo(global_key, fingerprints, fingerprints.keys(), progress, values)
         if out_dir is None or record is None or record.options.out_dir != str(out_dir.absolute()):
             self._live = None
             return PageMemo(global_key, {}, frozenset(), progress)
@@ -249,6 +260,17 @@ class BuildCache:
         self.memo = self.memo.next_build()
         if self.disk is not None:
             self.disk = CacheFolder(self.disk.folder, self.disk.version, self.disk.secret)
+
+    def served(self, pages: PageMemo) -> None:
+        """The live preview's build went clean and it now serves every page of it: the next
+        build keeps (does not render) the pages whose fingerprint is the same, and the preview
+        takes them from what it holds. Only for an in-memory cache (`in_memory`)."""
+        if self.disk is not None:
+            raise ValueError("only the live preview's in-memory cache serves its own pages")
+        self._served = (self._inputs, self._started_ns, dict(pages.fingerprints))
+        self._values = pages.values
+        # Entries this build did not use fall away, as when a build's memo is saved.
+        self.memo = self.memo.next_build()
 
 
 def summary_site(site: Site | None) -> Site | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import operator
 import pickle
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields, is_dataclass
@@ -61,14 +62,32 @@ class _Pickler(pickle.Pickler):
         return _stood_in, stand_in
 
 
+_StandIns = dict[int, tuple[object, tuple[str, bytes] | None]]
+# Stand-ins that may outlive a build: frozen dataclasses. Those a later build is given again are
+# the memo's (parsed files, references, conversions), which no build ever changes.
+_LASTING = ("dataclass", "source")
+
+
 class Fingerprints:
     """Digests of values; each object is digested once per build (values are never mutated
     while pages render, so an object's identity stands for its content within one build).
-    Objects are kept alive with their digests, so no id is reused by another object."""
+    Objects are kept alive with their digests, so no id is reused by another object.
 
-    def __init__(self) -> None:
-        self._stand_ins: dict[int, tuple[object, tuple[str, bytes] | None]] = {}
+    The live preview builds many times in one process, and its memo hands the same parsed
+    files, formatted references and converted bodies to every build: made with an earlier
+    build's `Fingerprints`, a build takes over the digests of the frozen dataclasses that one
+    used, and digests only what is new (what a save changed, and what render makes afresh)."""
+
+    def __init__(self, earlier: Fingerprints | None = None) -> None:
+        """`earlier`: the digests of an earlier build in this process, to take over (serve)."""
+        self._stand_ins: _StandIns = {}
+        self._carried: _StandIns = earlier._lasting() if earlier is not None else {}
         self._shared: dict[int, tuple[object, bytes]] = {}
+        # Per class: how to read a frozen dataclass's field values, or None (not one): asking
+        # `dataclasses.fields` for every object took longer than reading the fields.
+        self._readers: dict[type, Callable[[Any], tuple[Any, ...]] | None] = (
+            dict(earlier._readers) if earlier is not None else {}
+        )
 
     def of(self, value: object) -> bytes:
         buffer = io.BytesIO()
@@ -91,20 +110,35 @@ class Fingerprints:
         seen = self._stand_ins.get(id(obj))
         if seen is not None and seen[0] is obj:
             return seen[1]
+        seen = self._carried.get(id(obj))
+        if seen is not None and seen[0] is obj:
+            self._stand_ins[id(obj)] = seen
+            return seen[1]
         stand_in = self._stand_in(obj)
         self._stand_ins[id(obj)] = (obj, stand_in)
         return stand_in
+
+    def _lasting(self) -> _StandIns:
+        """The lasting digests this build used (those of older builds are let go)."""
+        return {
+            key: seen
+            for key, seen in self._stand_ins.items()
+            if seen[1] is not None and seen[1][0] in _LASTING
+        }
 
     def _stand_in(self, obj: Any) -> tuple[str, bytes] | None:
         kind = type(obj)
         if kind is Source:
             # The raw body is left out on purpose (module docstring); everything else counts.
             return ("source", self.of((obj.kind, obj.slug, obj.path, obj.body_line, obj.meta)))
+        if kind in self._readers:
+            reader = self._readers[kind]
+        else:
+            reader = self._readers[kind] = _field_reader(kind)
+        if reader is not None:
+            return ("dataclass", self.of((kind.__module__, kind.__qualname__, reader(obj))))
         if is_dataclass(obj) and not isinstance(obj, type):
-            if not getattr(obj, "__dataclass_params__").frozen:  # noqa: B009
-                return None  # a mutable one is pickled as it is wherever it appears
-            values = tuple(getattr(obj, f.name) for f in fields(obj))
-            return ("dataclass", self.of((kind.__module__, kind.__qualname__, values)))
+            return None  # a mutable one is pickled as it is wherever it appears
         if isinstance(obj, MappingProxyType):
             return ("mapping", self.of(dict(obj)))
         if isinstance(obj, set | frozenset):  # subclasses only: plain sets never come here
@@ -122,6 +156,19 @@ class Fingerprints:
         return None
 
 
+def _field_reader(kind: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    """Reads the field values of a frozen dataclass `kind` in field order (None: not one)."""
+    if not is_dataclass(kind) or not getattr(kind, "__dataclass_params__").frozen:  # noqa: B009
+        return None
+    names = tuple(f.name for f in fields(kind))
+    if not names:
+        return lambda obj: ()
+    if len(names) == 1:
+        single = operator.attrgetter(names[0])
+        return lambda obj: (single(obj),)
+    return operator.attrgetter(*names)
+
+
 class PageMemo:
     """Decides, page by page, whether render can keep the page the last build wrote.
 
@@ -134,14 +181,20 @@ class PageMemo:
         previous: Mapping[str, bytes],
         intact: Collection[str],
         progress: Callable[[], None] | None = None,
+        values: Fingerprints | None = None,
     ) -> None:
         self._global = global_key  # code version and every template file
         self._progress = progress  # called once per page
         self._previous = previous  # last build's fingerprints
         self._intact = intact  # pages whose file is still exactly as the last build wrote it
-        self._values = Fingerprints()
+        self._values = values if values is not None else Fingerprints()
         self.fingerprints: dict[str, bytes] = {}
         self.kept: set[PurePosixPath] = set()
+
+    @property
+    def values(self) -> Fingerprints:
+        """The digests this memo made, for a later build in this process (serve)."""
+        return self._values
 
     def unchanged(
         self,

@@ -10,7 +10,6 @@ the error overlay or the draft banner put in. Used by serve.py; nothing here ser
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
 import ipaddress
@@ -48,6 +47,27 @@ def input_files(root: Path) -> dict[str, Path]:
     return found
 
 
+def _stat_folder(folder: str, relative: str, keep_hidden: bool, into: dict[str, StatKey]) -> None:
+    """`input_files`' walk (hidden names skipped outside static/, symlinked folders not
+    followed, symlinked files followed), each file with its time, size and inode."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # not there (yet), or removed while being read
+        return
+    for entry in entries:
+        if not keep_hidden and entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir():
+                if not entry.is_symlink():
+                    _stat_folder(entry.path, f"{relative}/{entry.name}", keep_hidden, into)
+                continue
+            st = entry.stat()
+        except OSError:  # deleted between listing and stat
+            continue
+        into[f"{relative}/{entry.name}"] = (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 class Fingerprints:
     """Cheap change detection (stat) backed by an exact one (the bytes' SHA-256)."""
 
@@ -56,11 +76,12 @@ class Fingerprints:
         self._digests: dict[str, tuple[StatKey, str]] = {}
 
     def stats(self) -> dict[str, StatKey]:
+        """The files of `input_files`, with their times: asked 20 times a second, so read with
+        `os.scandir` and plain strings (Path objects made this 5 times slower: at 10,000
+        studies a poll took longer than the 50 ms between polls)."""
         stats: dict[str, StatKey] = {}
-        for relative, path in input_files(self.root).items():
-            with contextlib.suppress(OSError):  # deleted between listing and stat
-                st = path.stat()
-                stats[relative] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        for top in WATCHED:
+            _stat_folder(os.path.join(self.root, top), top, top == "static", stats)
         return stats
 
     def digests(self, stats: Mapping[str, StatKey]) -> dict[str, str]:

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import hashlib
 import shutil
 import signal
 import socket
@@ -26,7 +25,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 from urllib.parse import unquote
@@ -62,7 +61,7 @@ from .preview import (
 )
 from .problems import Problem, error, errors_in, warnings_in
 from .urls import Urls
-from .writer import SearchIndexError, write_site
+from .writer import SearchIndexError, update_in_place, write_site
 
 POLL_SECONDS = 0.05
 # Pagefind's index is made this long after the last rebuild, not before each reload.
@@ -98,7 +97,6 @@ class Preview:
     building: bool = False
     _fingerprint: str = ""
     _digests: dict[str, str] = field(default_factory=dict)
-    _pages: dict[PurePosixPath, str] = field(default_factory=dict)
     _warnings: list[Problem] = field(default_factory=list)
     _pending: dict[str, StatKey] | None = None
     _settled: dict[str, StatKey] | None = None
@@ -130,11 +128,35 @@ class Preview:
         try:
             result = build(self.root, None, drafts=self.drafts, cache=self.cache)
             if result.ok:
-                self._write(result.outputs, search_index)
+                result = self._whole(result)
+                if self.has_site and not search_index:
+                    self._write_changed(result.outputs)
+                else:
+                    self._write(result.outputs, search_index)
         except Exception as exc:  # a preview must outlive a bug in the build; say what broke
             traceback.print_exc(file=sys.stderr)
+            # What the cache remembers of the served pages may no longer be what is served.
+            self.cache = BuildCache.in_memory(self.root)
             result = BuildResult([error(".", 0, f"the build crashed: {exc!r}")])
         return result, time.perf_counter() - started
+
+    def _whole(self, result: BuildResult) -> BuildResult:
+        """Every file of a clean build: the cache renders only pages whose values changed
+        (incremental.BuildCache.served), the others are the same bytes as last time."""
+        if not result.paths:
+            return result
+        made, before = result.outputs, self._outputs
+        outputs = {
+            path: made[path] if path in made else before[path]
+            for path in map(PurePosixPath, result.paths)
+        }
+        return replace(result, outputs=outputs)
+
+    def _write_changed(self, outputs: Mapping[PurePosixPath, bytes]) -> None:
+        """Only the files whose bytes changed, into the folder being served."""
+        before = self._outputs
+        changed = {path: data for path, data in outputs.items() if before.get(path) != data}
+        update_in_place(self.out, changed, [path for path in before if path not in outputs])
 
     def _write(self, outputs: Mapping[PurePosixPath, bytes], search_index: bool) -> None:
         try:
@@ -212,12 +234,10 @@ class Preview:
         recovered = bool(self.errors)
         self.errors = []
         self.has_site = True
-        pages = {path: hashlib.sha256(data).hexdigest() for path, data in result.outputs.items()}
-        different = sorted(
-            p for p in set(pages) | set(self._pages) if pages.get(p) != self._pages.get(p)
-        )
-        first = not self._pages
-        self._pages = pages
+        # Kept pages are the very bytes objects of the last build: comparing them costs nothing.
+        pages, before = result.outputs, self._outputs
+        different = sorted(p for p in set(pages) | set(before) if pages.get(p) != before.get(p))
+        first = not before
         self._outputs = result.outputs
         if result.site is not None:
             urls = Urls(result.site.config.base_url)

@@ -33,6 +33,7 @@ from .output_tree import (
     record_of,
     tree_record,
 )
+from .search_index import INDEX_FOLDER, MANIFEST, Shard, bundle_files, indexed, plan
 
 
 class UnsafeOutputPath(ValueError):
@@ -44,7 +45,7 @@ class SearchIndexError(RuntimeError):
 
 
 # Where Pagefind puts its index, relative to the site root; static/search.js looks for it there.
-SEARCH_INDEX_FOLDER = "pagefind"
+SEARCH_INDEX_FOLDER = INDEX_FOLDER
 
 
 def _target(root: Path, relative: PurePosixPath) -> Path:
@@ -65,7 +66,7 @@ def write_site(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(outputs[relative])
         if search_index:
-            _index_for_search(staging)
+            _index_for_search(staging, outputs)
         os.chmod(staging, 0o755)
         _swap(staging, out_dir)
     except BaseException:
@@ -73,24 +74,72 @@ def write_site(
         raise
 
 
-def _index_for_search(staging: Path, output: Path | None = None) -> None:
-    """Run Pagefind over the staged pages; it indexes the elements marked `data-pagefind-body`.
+def _index_for_search(staging: Path, outputs: Mapping[PurePosixPath, bytes]) -> None:
+    """Index the staged pages for search, every shard (search_index.py), into the staged site."""
+    # Never let Pagefind's files be written through a file linked from the published site.
+    shutil.rmtree(staging / SEARCH_INDEX_FOLDER, ignore_errors=True)
+    pages = {str(path): data for path, data in outputs.items() if indexed(str(path))}
+    planned = plan({path: file_digest(data) for path, data in pages.items()})
+    made = _run_pagefind(planned.stale, pages.__getitem__)
+    made[MANIFEST] = planned.manifest
+    for relative in sorted(made):
+        target = _target(staging, PurePosixPath(relative))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(made[relative])
 
-    Pagefind's output depends only on the HTML it reads (no clock, no paths), so the index is
-    byte-identical between builds of the same content. `output` puts the index elsewhere
-    (update_site copies only the files that changed) instead of in the staged site.
+
+def _run_pagefind(shards: Iterable[Shard], read_page: Callable[[str], bytes]) -> dict[str, bytes]:
+    """Run Pagefind over each shard's pages, copied into a scratch folder, on every core.
+
+    Pagefind's output depends only on the HTML it reads (no clock, no paths), so a shard's index
+    is byte-identical between builds of the same pages. Returns the index files by site path.
     """
-    command = [sys.executable, "-m", "pagefind", "--site", str(staging), "--silent"]
-    if output is not None:
-        command += ["--output-path", str(output)]
-    else:
-        # Never let Pagefind write through a file linked from the published site.
-        shutil.rmtree(staging / SEARCH_INDEX_FOLDER, ignore_errors=True)
-        command += ["--output-subdir", SEARCH_INDEX_FOLDER]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
-        raise SearchIndexError(f"pagefind could not index the site: {detail}")
+    scratch = Path(tempfile.mkdtemp(prefix="backpain-site-index-", dir=_scratch_parent()))
+    waiting = list(shards)
+    running: list[tuple[Shard, Path, subprocess.Popen[bytes]]] = []
+    made: dict[str, bytes] = {}
+    try:
+        # A few Pagefind processes at a time, each one shard: memory stays at a few shards'.
+        while waiting or running:
+            while waiting and len(running) < _PAGEFIND_PROCESSES:
+                shard = waiting.pop(0)
+                work = scratch / str(shard.number)
+                for page in shard.pages:
+                    target = _target(work / "site", PurePosixPath(page))
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(read_page(page))
+                running.append((shard, work, _start_pagefind(work)))
+            shard, work, process = running.pop(0)
+            said, errors = process.communicate()
+            if process.returncode != 0:
+                detail = (errors or said).decode(errors="replace").strip()
+                raise SearchIndexError(
+                    "pagefind could not index the site: "
+                    + (detail or f"exit status {process.returncode}")
+                )
+            found = {}
+            for dirpath, _, filenames in os.walk(work / "index"):
+                for name in filenames:
+                    path = Path(dirpath, name)
+                    found[path.relative_to(work / "index").as_posix()] = path.read_bytes()
+            made.update(bundle_files(shard, found))
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        for _, _, process in running:
+            process.kill()
+            process.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return made
+
+
+# Pagefind runs on one core (measured: user time about 0.8 of wall time), so one a core.
+_PAGEFIND_PROCESSES = max(1, min(2, os.cpu_count() or 1))
+
+
+def _start_pagefind(work: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "pagefind", "--site", str(work / "site")]
+    command += ["--output-path", str(work / "index"), "--silent"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _swap(staging: Path, out_dir: Path) -> None:
@@ -134,6 +183,27 @@ def replace_file(path: Path, data: bytes) -> None:
     except BaseException:
         Path(staging).unlink(missing_ok=True)
         raise
+
+
+def update_in_place(
+    out_dir: Path, changed: Mapping[PurePosixPath, bytes], removed: Iterable[PurePosixPath]
+) -> None:
+    """Bring the live preview's own folder up to date file by file: each file is
+    replaced whole, but a reader may see old and new files side by side for a moment, so this
+    is only for the preview's temporary folder, never for a published site (`update_site`)."""
+    out_dir = out_dir.absolute()
+    for relative in sorted(changed):
+        replace_file(_target(out_dir, relative), changed[relative])
+    for relative in sorted(removed):
+        target = _target(out_dir, relative)
+        target.unlink(missing_ok=True)
+        for parent in target.parents:
+            if parent == out_dir or not parent.is_relative_to(out_dir):
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty: it holds other files
+                break
 
 
 # --- Incremental writing ---------------------------------------------------------------------
@@ -372,26 +442,20 @@ def _search_index_files(
     live: TreeRecord | None,
     intact: Mapping[str, FileRecord],
 ) -> _Wanted:
-    """The search index for the pages now in `folder`: the live site's own when no page
-    changed (and it is intact), else a fresh Pagefind run, written elsewhere first so that only
-    the index files that changed are written into the site."""
-    pages = {p: r.digest for p, r in files.items() if p.endswith(".html")}
+    """The search index for the pages now in `folder`: the live site's index files for every
+    shard whose pages did not change (and are intact), Pagefind's new ones for the others."""
+    pages = {p: r.digest for p, r in files.items() if indexed(p)}
+    before = None
+    index: dict[str, FileRecord] = {}
     if live is not None:
-        before = {p: r.digest for p, r in live.files.items() if p.endswith(".html")}
+        before = {p: r.digest for p, r in live.files.items() if indexed(p)}
         index = {p: r for p, r in live.files.items() if _in_search_index(p)}
-        if before == pages and index and all(intact.get(p) == r for p, r in index.items()):
-            return dict(index)
-    scratch = Path(tempfile.mkdtemp(prefix="backpain-site-index-", dir=_scratch_parent()))
-    try:
-        _index_for_search(folder, scratch / SEARCH_INDEX_FOLDER)
-        wanted: _Wanted = {}
-        for dirpath, _, filenames in os.walk(scratch):
-            for name in filenames:
-                path = Path(dirpath, name)
-                wanted[path.relative_to(scratch).as_posix()] = path.read_bytes()
-        return wanted
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    planned = plan(pages, before, index, intact)
+    base = str(folder)
+    made = _run_pagefind(planned.stale, lambda page: Path(f"{base}/{page}").read_bytes())
+    wanted: _Wanted = {**planned.carried, **made}
+    wanted[MANIFEST] = planned.manifest
+    return wanted
 
 
 def _scratch_parent() -> str | None:

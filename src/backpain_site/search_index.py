@@ -1,0 +1,188 @@
+"""The full-text search index at scale: which pages Pagefind indexes, in which shard, and which
+shards an incremental build must index again.
+
+Input: the site's pages (output paths and digests) and, for an incremental build, the previous
+build's pages and search-index files. Output: a `Plan` naming the shards to index (writer.py
+runs Pagefind over each one) and the index files carried over unchanged. Planning only: the
+writer writes, and runs Pagefind.
+
+Why shards: Pagefind has no incremental mode, and takes about 2.5 ms of one core and 270 KB of
+memory a page (Pagefind 1.5.2), so one index over 10,000 pages took 38 s and 2.6 GB whenever any
+page changed. A page's shard is a hash of its path modulo the number of shards, so it depends on
+no other page; an edit indexes again only the shards that hold a changed page, and the rest are
+carried over from the previous build (the number of shards grows by one for every 500 pages, and
+that build indexes every shard again). Each shard is its own
+Pagefind bundle; static/search.js merges them in the browser (Pagefind's `mergeIndex`), which
+costs a phone two small requests per shard to start and one index chunk (about 23 KB) per shard
+for each word, so a small site (up to `PAGES_PER_SHARD` pages, like the real one) keeps a single
+index. (search.js also keeps the shards answering as one index would: see `find` there.)
+
+What is indexed: the reader's pages (home, conditions, studies, claims, pages and the study
+and claim lists). Not the bibliography (`references/`): every reference's full citation is
+also on each page that cites it, so a reader searching an author or a title finds the study,
+condition or claim that cites it; the reference pages would double every such result and the
+cost of the index (at 10,000 studies they are half the pages). Not the 404 page, nor the
+search page itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+
+from .output_tree import FileRecord, file_digest
+
+# Where the index goes, relative to the site root; static/search.js looks for it there.
+INDEX_FOLDER = "pagefind"
+# Lists the shards merged into the first one (static/search.js reads it before searching).
+MANIFEST = f"{INDEX_FOLDER}/shards.json"
+# A shard's Pagefind run peaks at about 25 MB + 270 KB a page and takes about 2.5 ms of CPU a
+# page: 500 pages is about 130 MB and 1.2 s, for an edit; 10,000 studies make 21 shards, which
+# cost a phone about 0.55 MB a word (250 pages a shard: 41 shards, 1 MB a word).
+PAGES_PER_SHARD = 500
+# Changing how pages are chosen or assigned makes every shard of an older site be indexed again.
+FORMAT = 1
+
+_NOT_INDEXED = frozenset({"404.html", "search/index.html"})
+# Files a merged shard needs: Pagefind loads the script, its worker and the WebAssembly only
+# from the first shard (`mergeIndex` skips the WebAssembly), and the UI files are not used.
+_MERGED_FOLDERS = ("index/", "fragment/", "filter/")
+_PART_PREFIX = f"{INDEX_FOLDER}/part-"
+
+
+def indexed(path: str) -> bool:
+    """Whether the page at output path `path` ('studies/x/index.html') is in the index."""
+    return (
+        path.endswith(".html")
+        and path not in _NOT_INDEXED
+        and not path.startswith(("references/", f"{INDEX_FOLDER}/"))
+    )
+
+
+def shard_count(pages: int) -> int:
+    return max(1, math.ceil(pages / PAGES_PER_SHARD))
+
+
+def shard_of(path: str, count: int) -> int:
+    """A page's shard: a hash of its path, so it depends on nothing else (not on other pages)."""
+    number = int.from_bytes(hashlib.blake2b(path.encode(), digest_size=8).digest(), "big")
+    return number % count
+
+
+def folder_of(shard: int, primary: int) -> str:
+    """Where a shard's bundle goes: the first (primary) at `pagefind/`, the others inside it."""
+    return INDEX_FOLDER if shard == primary else f"{_PART_PREFIX}{shard:03d}"
+
+
+@dataclass(frozen=True)
+class Shard:
+    number: int
+    folder: str  # site-relative folder of its Pagefind bundle
+    pages: tuple[str, ...]  # output paths of its pages, sorted
+    primary: bool  # holds Pagefind's script and WebAssembly, and merges the others
+
+
+@dataclass(frozen=True)
+class Plan:
+    shards: tuple[Shard, ...]  # every non-empty shard, in order
+    stale: tuple[Shard, ...]  # those Pagefind must index (again)
+    carried: dict[str, FileRecord]  # index files of the other shards, as the live site has them
+    manifest: bytes  # the bytes of MANIFEST
+
+
+def plan(
+    pages: Mapping[str, bytes],
+    previous_pages: Mapping[str, bytes] | None = None,
+    previous_index: Mapping[str, FileRecord] | None = None,
+    intact: Mapping[str, FileRecord] | None = None,
+) -> Plan:
+    """Plan the index for `pages` (output path -> digest; pages not `indexed` are left out).
+
+    `previous_pages` and `previous_index` are the previous build's pages and index files (its
+    record of the live site) and `intact` the live files still as recorded: a shard is carried
+    over only when the previous index was made the same way (same manifest), its pages are the
+    same with the same digests, and every one of its files is still intact.
+    """
+    chosen = sorted(path for path in pages if indexed(path))
+    count = shard_count(len(chosen))
+    groups: dict[int, list[str]] = {}
+    for path in chosen:
+        groups.setdefault(shard_of(path, count), []).append(path)
+    numbers = sorted(groups) or [0]
+    primary = numbers[0]
+    shards = tuple(
+        Shard(n, folder_of(n, primary), tuple(groups.get(n, ())), n == primary) for n in numbers
+    )
+    manifest = _manifest(shards)
+    stale = list(shards)
+    carried: dict[str, FileRecord] = {}
+    same_manifest = (
+        previous_index is not None
+        and (record := previous_index.get(MANIFEST)) is not None
+        and record.digest == file_digest(manifest)
+    )
+    if same_manifest and previous_pages is not None and previous_index is not None:
+        before: dict[int, dict[str, bytes]] = {}
+        for path, digest in previous_pages.items():
+            if indexed(path):
+                before.setdefault(shard_of(path, count), {})[path] = digest
+        files = _files_by_folder(previous_index, {s.folder for s in shards})
+        stale = []
+        for shard in shards:
+            own = files.get(shard.folder, {})
+            unchanged = (
+                before.get(shard.number) == {p: pages[p] for p in shard.pages}
+                and f"{shard.folder}/pagefind-entry.json" in own
+                and intact is not None
+                and all(intact.get(p) == r for p, r in own.items())
+            )
+            if unchanged:
+                carried.update(own)
+            else:
+                stale.append(shard)
+    return Plan(shards, tuple(stale), carried, manifest)
+
+
+def _manifest(shards: tuple[Shard, ...]) -> bytes:
+    """The list of merged shards, with what made them (a changed one re-indexes every shard)."""
+    merged = [s.folder.removeprefix(INDEX_FOLDER + "/") + "/" for s in shards if not s.primary]
+    version = metadata.version("pagefind")
+    return json.dumps({"format": FORMAT, "pagefind": version, "merge": merged}).encode() + b"\n"
+
+
+def _files_by_folder(
+    index: Mapping[str, FileRecord], folders: set[str]
+) -> dict[str, dict[str, FileRecord]]:
+    found: dict[str, dict[str, FileRecord]] = {}
+    for path, record in index.items():
+        folder = bundle_of(path)
+        if folder in folders:
+            found.setdefault(folder, {})[path] = record
+    return found
+
+
+def bundle_of(path: str) -> str | None:
+    """The bundle folder an index file belongs to (None: the manifest, or not an index file)."""
+    if path == MANIFEST or not path.startswith(INDEX_FOLDER + "/"):
+        return None
+    if path.startswith(_PART_PREFIX):
+        end = path.find("/", len(_PART_PREFIX))
+        return path[:end] if end > 0 else None
+    return INDEX_FOLDER
+
+
+def bundle_files(shard: Shard, made: Mapping[str, bytes]) -> dict[str, bytes]:
+    """A shard's files in the site, from what Pagefind wrote (paths relative to its output):
+    everything for the primary shard, only what `mergeIndex` loads for the others."""
+    return {
+        f"{shard.folder}/{name}": data
+        for name, data in made.items()
+        if shard.primary
+        or name == "pagefind-entry.json"
+        or name.endswith(".pf_meta")
+        or name.startswith(_MERGED_FOLDERS)
+    }
