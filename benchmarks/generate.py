@@ -310,6 +310,8 @@ def generate(root: Path, studies: int, seed: int = 7, *, copy_theme: bool = True
                     "verdict: overstated",
                     f"references: [{key}]",
                     f"order: {number + 1}",
+                    "last_reviewed: 2025-06-01",
+                    "next_review: 2028-06-01",
                     "---",
                     "",
                     f"{_paragraph(rng, 3)} [@{key}]",

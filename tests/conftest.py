@@ -100,6 +100,8 @@ verdict: overstated
 check_id: T-1
 references: [smith2020trial]
 order: 1
+last_reviewed: 2026-11-01
+next_review: 2029-11-01
 ---
 The trial found a small effect [@smith2020trial].
 """

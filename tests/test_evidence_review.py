@@ -52,6 +52,11 @@ def own_review(result: BuildResult, path: str) -> ReviewDates | None:
         **{f"studies/{s.slug}/index.html": s.review for s in site.studies},
         **{f"pages/{p.slug}/index.html": p.review for p in site.pages},
     }
+    if path == "claims/index.html":  # as current as its least recently checked claim
+        return ReviewDates(
+            min(c.review.last_reviewed for c in site.claims),
+            min(c.review.next_review for c in site.claims),
+        )
     return items.get(path)
 
 
@@ -86,6 +91,7 @@ def test_an_overdue_review_is_a_warning(project: Callable[..., Path]) -> None:
     result = build(project(), None, today=dt.date(2029, 11, 2))
     overdue = [p for p in result.problems if "overdue" in p.message]
     assert overdue == [
+        warning("content/claims/cures.md", 8, "review overdue since 2029-11-01"),
         warning(CONDITION_PATH, 7, "review overdue since 2029-11-01"),
         warning("content/pages/disclaimer.md", 6, "review overdue since 2029-11-01"),
         warning("content/studies/smith-2020.md", 18, "review overdue since 2029-11-01"),

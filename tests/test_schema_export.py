@@ -161,7 +161,10 @@ def test_the_schema_rejects_what_the_build_rejects(
 
 
 def test_optional_text_may_be_left_empty_in_both() -> None:
-    claim = "---\nclaim: A.\nverdict: supported\ncheck_id:\norder: 1\n---\n"
+    claim = (
+        "---\nclaim: A.\nverdict: supported\ncheck_id:\norder: 1\n"
+        "last_reviewed: 2026-11-01\nnext_review: 2029-11-01\n---\n"
+    )
     assert build_errors(CLAIM, claim) == []
     assert schema_errors("claim", claim) == []
 

@@ -142,6 +142,7 @@ class Claim:
     check_id: str
     references: tuple[str, ...]
     order: int
+    review: ReviewDates
 
     @property
     def slug(self) -> str:
@@ -256,6 +257,7 @@ def claim_from(source: Source) -> Claim:
         v["check_id"] or "",
         tuple(v["references"] or ()),
         v["order"],
+        _review(source.meta),
     )
 
 

@@ -119,7 +119,8 @@ def new_file(
     elif kind == "page":
         text = page_file(today, months)
     else:
-        text = claim_file(max((c.order for c in site.claims), default=0) + 1, chosen)
+        order = max((c.order for c in site.claims), default=0) + 1
+        text = claim_file(order, chosen, today, months)
     if not write_new_file(target, text.encode("utf-8")):
         return fail(f"{relative} already exists; choose another name or edit that file")
     marks = sum(1 for line in text.split("\n") if PLACEHOLDER in line)

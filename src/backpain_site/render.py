@@ -203,9 +203,8 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
             description="Every study, review and guideline on this site.",
             studies=all_studies,
         )
-    claims_review = (
-        _combined_review(c.review for c in site.conditions) if site.conditions else site_review
-    )
+    # The page is as current as its least recently checked claim.
+    claims_review = _combined_review(c.review for c in site.claims) if site.claims else None
     emit(
         "claims.html",
         urls.claims(),

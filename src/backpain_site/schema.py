@@ -400,6 +400,7 @@ CLAIM = Schema(
             default=(),
         ),
         Field("order", Kind.INTEGER, "position on the page", minimum=0),
+        *_REVIEW_DATES,
     ),
 )
 
