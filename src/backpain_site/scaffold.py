@@ -284,9 +284,7 @@ def page_file(today: dt.date, review_months: int) -> str:
     return _with_head(front_matter(PAGE, _review_dates(today, review_months)), head) + body
 
 
-def claim_file(
-    order: int, reference: Reference | None, today: dt.date, review_months: int
-) -> str:
+def claim_file(order: int, reference: Reference | None, today: dt.date, review_months: int) -> str:
     known = {"order": Known(str(order)), **_review_dates(today, review_months)}
     if reference is not None:
         known["references"] = Known(listed([reference.key]))
