@@ -7,13 +7,17 @@ whose bytes did not change are left alone on disk (same inode: not written again
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from backpain_site import search_index, writer
 from backpain_site.bibliography import Reference
 from backpain_site.build import build
 from backpain_site.page_memo import Fingerprints
@@ -144,6 +148,53 @@ def test_templates_removed_studies_and_broken_content(preview: Preview, tmp_path
     said = save(preview)
     assert said[0].endswith("no page changed; the errors are fixed")
     assert pages_of(served) == plain(root, tmp_path / "plain")
+
+
+def index_of(folder: Path) -> dict[str, bytes]:
+    """Every file of the search index under `folder`, with its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted((folder / "pagefind").rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_the_deferred_search_index_runs_pagefind_on_changed_shards_only(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "PAGES_PER_SHARD", 10)  # several shards at 40 studies
+    root = tmp_path / "project"
+    shutil.copytree(generated, root)
+    preview = Preview(root, tmp_path / "served", echo=lambda line: None)
+    preview.first_build()
+    shards = json.loads((preview.out / search_index.MANIFEST).read_bytes())["merge"]
+    assert len(shards) >= 3
+    indexed: list[list[str]] = []
+    run_pagefind = writer._run_pagefind
+
+    def recorded(stale: Iterable[search_index.Shard], read: Callable[[str], bytes]) -> Any:
+        stale = list(stale)
+        indexed.append([shard.folder for shard in stale])
+        return run_pagefind(stale, read)
+
+    monkeypatch.setattr(writer, "_run_pagefind", recorded)
+    slug = study_slug(7)
+    edit(
+        root / "content" / "studies" / f"{slug}.md",
+        "## What it means for you\n",
+        "## What it means for you\n\nA zebrafinch sentence added in the preview.\n",
+    )
+    save(preview)
+    assert indexed == []  # the pages first; the index once saving stops
+    preview._update_index()
+    assert len(indexed) == 1 and len(indexed[0]) == 1  # the edited page's shard alone
+    # The same index as a full build of the same pages: new words in, old ones out.
+    plain(root, tmp_path / "plain")
+    assert index_of(preview.out) == index_of(tmp_path / "plain")
+    # Nothing changed since: nothing is indexed again.
+    indexed.clear()
+    preview._update_index()
+    assert indexed == [[]]
 
 
 def reference(title: str) -> Reference:

@@ -33,6 +33,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import PurePosixPath
 
 from .output_tree import FileRecord, file_digest
 
@@ -61,6 +62,11 @@ def indexed(path: str) -> bool:
         and path not in _NOT_INDEXED
         and not path.startswith(("references/", f"{INDEX_FOLDER}/"))
     )
+
+
+def indexed_pages(outputs: Mapping[PurePosixPath, bytes]) -> dict[str, bytes]:
+    """The digest of every page of `outputs` that goes into the index, by output path."""
+    return {str(path): file_digest(data) for path, data in outputs.items() if indexed(str(path))}
 
 
 def shard_count(pages: int) -> int:

@@ -60,8 +60,9 @@ from .preview import (
     url_of,
 )
 from .problems import Problem, error, errors_in, warnings_in
+from .search_index import indexed_pages
 from .urls import Urls
-from .writer import SearchIndexError, update_in_place, write_site
+from .writer import SearchIndexError, index_in_place, update_in_place, write_site
 
 POLL_SECONDS = 0.05
 # Pagefind's index is made this long after the last rebuild, not before each reload.
@@ -103,6 +104,9 @@ class Preview:
     _task: asyncio.Future[None] | None = None  # the running rebuild, kept from the collector
     _outputs: Mapping[PurePosixPath, bytes] = field(default_factory=dict)
     _index_due: float | None = None  # when to add the search index to the served pages
+    # The pages (digests) as they were when the served folder's search index was made; None
+    # when it has none. A deferred index then re-indexes only the shards holding changed pages.
+    _indexed: dict[str, bytes] | None = None
 
     def __post_init__(self) -> None:
         self.inputs = Fingerprints(self.root)
@@ -159,16 +163,26 @@ class Preview:
         update_in_place(self.out, changed, [path for path in before if path not in outputs])
 
     def _write(self, outputs: Mapping[PurePosixPath, bytes], search_index: bool) -> None:
+        self._indexed = None
         try:
             write_site(outputs, self.out, search_index=search_index)
+            self._indexed = indexed_pages(outputs) if search_index else None
         except SearchIndexError as exc:
             self.echo(f"[{_clock()}] search does not work in the preview: {exc}")
             write_site(outputs, self.out)
 
+    def _update_index(self) -> None:
+        """The search index for the served pages, in place: only shards with changed pages."""
+        before, self._indexed = self._indexed, None
+        try:
+            self._indexed = index_in_place(self.out, self._outputs, before)
+        except SearchIndexError as exc:
+            self.echo(f"[{_clock()}] search does not work in the preview: {exc}")
+
     async def _index(self) -> None:
         try:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, self._write, self._outputs, True)
+            await loop.run_in_executor(None, self._update_index)
         except Exception:
             traceback.print_exc(file=sys.stderr)
         finally:

@@ -33,7 +33,15 @@ from .output_tree import (
     record_of,
     tree_record,
 )
-from .search_index import INDEX_FOLDER, MANIFEST, Shard, bundle_files, indexed, plan
+from .search_index import (
+    INDEX_FOLDER,
+    MANIFEST,
+    Shard,
+    bundle_files,
+    indexed,
+    indexed_pages,
+    plan,
+)
 
 
 class UnsafeOutputPath(ValueError):
@@ -183,6 +191,41 @@ def replace_file(path: Path, data: bytes) -> None:
     except BaseException:
         Path(staging).unlink(missing_ok=True)
         raise
+
+
+def index_in_place(
+    out_dir: Path,
+    outputs: Mapping[PurePosixPath, bytes],
+    indexed_before: Mapping[str, bytes] | None,
+) -> dict[str, bytes]:
+    """Bring the live preview's search index up to date with `outputs`, in place.
+
+    `indexed_before` holds the digests of the pages as they were when the folder's index was
+    made (None: it has none we know of). Only the shards holding a page changed since then run
+    Pagefind again; the others stay on disk as they are, so at 10,000 studies a save costs one
+    shard (about a second) instead of the whole site. Like `update_in_place`, for the preview's
+    own folder only. Returns the digests of the pages indexed now.
+    """
+    out_dir = out_dir.absolute()
+    pages = indexed_pages(outputs)
+    # The files are as the preview wrote them: only the manifest's bytes need reading (it tells
+    # whether the shards were made the same way), the others are known by where they are.
+    on_disk: dict[str, FileRecord] = {}
+    for dirpath, _, filenames in os.walk(out_dir / SEARCH_INDEX_FOLDER):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            relative = Path(path).relative_to(out_dir).as_posix()
+            data = Path(path).read_bytes() if relative == MANIFEST else b""
+            on_disk[relative] = record_of(path, file_digest(data))
+    planned = plan(pages, indexed_before, on_disk, on_disk)
+    made = _run_pagefind(planned.stale, lambda page: outputs[PurePosixPath(page)])
+    made[MANIFEST] = planned.manifest
+    update_in_place(
+        out_dir,
+        {PurePosixPath(path): data for path, data in made.items()},
+        [PurePosixPath(p) for p in sorted(on_disk) if p not in made and p not in planned.carried],
+    )
+    return pages
 
 
 def update_in_place(
