@@ -38,6 +38,18 @@ def test_allowed_raw_html_passes_and_everything_else_is_named() -> None:
     ]
 
 
+def test_html_the_parser_cannot_read_is_refused_not_a_traceback() -> None:
+    # Python's HTML parser raises AssertionError on '<![' with no name after it.
+    assert raw_html_problems(["<iframe src=//x><![\n\n"]) == [
+        ("<!", "raw HTML '<iframe src=//x><![' cannot be read")
+    ]
+    body = MarkdownConverter(Urls("https://example.org/")).convert("<iframe src=//x><![", {}, {})
+    assert (body.html, body.refused) == (
+        "",
+        ((0, "raw HTML '<iframe src=//x><![' cannot be read"),),
+    )
+
+
 def test_locate_skips_code_spans_and_counts_occurrences() -> None:
     text = "`<script>` is code\n<script>a</script>\ntext\n<script>b</script>"
     found = [("<script", "first"), ("<script", "second"), ("<iframe", "missing")]

@@ -226,8 +226,15 @@ def raw_html_problems(fragments: Iterable[str]) -> list[tuple[str, str]]:
     refused: list[tuple[str, str]] = []
     for fragment in fragments:
         parser = _RawHtml()
-        parser.feed(fragment)
-        parser.close()
+        try:
+            parser.feed(fragment)
+            parser.close()
+        except AssertionError:
+            # Python's HTML parser gives up on some broken declarations ('<![' followed by no
+            # name raises AssertionError in _markupbase): HTML it cannot read is refused whole.
+            needle = "<!" if "<!" in fragment else "<"
+            refused.append((needle, f"raw HTML '{printable(fragment.strip())}' cannot be read"))
+            continue
         refused.extend(parser.refused)
     return refused
 
