@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from dataclasses import fields
+from functools import lru_cache, partial
 
 from .bibliography import Name, Reference
-from .cache import remembered
+from .cache import digest, remember
 from .csl_data import to_csl_json
 
 FORMATS = (("bib", "BibTeX"), ("ris", "RIS"), ("json", "CSL-JSON"))
@@ -173,8 +174,26 @@ def _csl_json_item(reference: Reference) -> str:
     return "\n".join("  " + line for line in text.split("\n"))
 
 
-@remembered("exports")  # cache.py: a warm build does not write unchanged downloads again
+_REFERENCE_FIELDS = tuple(f.name for f in fields(Reference))
+
+
+@lru_cache(maxsize=65536)
+def _reference_digest(reference: Reference) -> bytes:
+    """Everything a reference holds, digested once: a reference is in several downloads (its
+    own page's, its list's, the whole bibliography's), each in three formats. Keyed by value,
+    so equal references share the digest and a changed one never finds an old one."""
+    return digest(*(getattr(reference, name) for name in _REFERENCE_FIELDS))
+
+
 def export(references: Iterable[Reference], extension: str) -> bytes:
-    """The file for one of `FORMATS` ('bib', 'ris' or 'json')."""
+    """The file for one of `FORMATS` ('bib', 'ris' or 'json').
+
+    Remembered (cache.py) so that a warm build does not make unchanged downloads again."""
+    listed = list(references)
+    key = digest("export", extension, [_reference_digest(r) for r in listed])
+    return remember("exports", key, partial(_export, listed, extension))
+
+
+def _export(references: list[Reference], extension: str) -> bytes:
     by_extension = {"bib": bibtex, "ris": ris, "json": csl_json}
-    return by_extension[extension](list(references))
+    return by_extension[extension](references)

@@ -42,7 +42,7 @@ from .load import (
 from .markdown_body import MarkdownConverter
 from .markdown_checks import unconvertible
 from .progress import NO_PROGRESS, Progress
-from .readability import markdown_sentences, page_sentences, score_page
+from .readability import markdown_sentences, page_sentences, score_key, score_page
 from .remembered import Conversion, convert_counting, format_one, reference_key
 from .resolve import resolve
 from .urls import Urls
@@ -288,7 +288,7 @@ def grade_jobs(site: Site, memo: Memo) -> list[Job]:
         pages = page_sentences(site)
     for url, path, sentences in pages:
         args = (url, path, sentences)
-        key = call_key(score_page, args, {})
+        key = score_key(*args)
         if not memo.has("readability", key):
             jobs.append(("readability", key, score_page, args))
     return jobs

@@ -16,9 +16,9 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
-from .cache import remembered
+from .cache import digest, remember, remembered
 from .citations import CITATION
 from .content import Site, Source
 from .markdown_checks import unconvertible
@@ -234,7 +234,20 @@ def grade(sentences: Sequence[Sentence]) -> float:
     return _grade([_counts(s) for s in sentences])
 
 
-@remembered("readability")
+def score_key(url: str, path: str, sentences: Sequence[Sentence]) -> bytes:
+    """The memo key of `score_page(url, path, sentences)`: a sentence as the plain tuple of its
+    fields, which digests several times faster than the dataclass (a build digests every
+    page's sentences to find the few pages whose grade is new)."""
+    return digest("score_page", url, path, [(s.path, s.line, s.text) for s in sentences])
+
+
+def page_grade(url: str, path: str, sentences: list[Sentence]) -> PageGrade:
+    """`score_page`, remembered under `score_key` while a build's memo is active."""
+    return remember(
+        "readability", score_key(url, path, sentences), partial(score_page, url, path, sentences)
+    )
+
+
 def score_page(url: str, path: str, sentences: list[Sentence]) -> PageGrade:
     counts = [_counts(s) for s in sentences]
     order = sorted(
@@ -302,7 +315,7 @@ def page_sentences(site: Site) -> list[tuple[str, str, list[Sentence]]]:
 
 
 def page_grades(site: Site) -> list[PageGrade]:
-    return [score_page(url, path, sentences) for url, path, sentences in page_sentences(site)]
+    return [page_grade(url, path, sentences) for url, path, sentences in page_sentences(site)]
 
 
 def _quote(sentence: Sentence, words: int = 12) -> str:
