@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -85,3 +86,19 @@ def test_entry_points_agree(project: Callable[..., Path]) -> None:
         assert done.returncode == 0, done.stderr
         assert (made.pages, len(made.outputs)) == (14, 43)
         assert done.stdout.startswith(f"wrote {made.pages} pages ({len(made.outputs)} files) to ")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    # As with `| head -1` once head has exited: the pipe has no reader left.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        writer = subprocess.run(
+            [sys.executable, "-m", "backpain_site", "check", "--source", str(REPO)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    assert writer.stderr == b""
+    assert writer.returncode == 141  # as a process stopped by SIGPIPE

@@ -7,6 +7,7 @@ Input: command-line arguments. Output: printed report and an exit code:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from .report import FORMATS, draft_lines, github_lines, json_text, summary
 from .schema_export import write_schemas
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,6 +111,19 @@ def _out_folder_problem(out: Path, source: Path) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        # Whoever read our output stopped early (`backpain-site check | head -1`). Python's
+        # documented way out: point stdout at /dev/null so exiting prints no traceback, and
+        # exit as a process killed by SIGPIPE would (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
