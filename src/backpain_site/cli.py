@@ -7,7 +7,6 @@ Input: command-line arguments. Output: printed report and an exit code:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from .progress import Progress
 from .readability import grade_lines, grade_summary
 from .report import FORMATS, draft_lines, github_lines, json_text, summary
 from .schema_export import write_schemas
+from .writer import discard_stdout
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141
@@ -115,10 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(argv)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except BrokenPipeError:
-        # Whoever read our output stopped early (`backpain-site check | head -1`). Python's
-        # documented way out: point stdout at /dev/null so exiting prints no traceback, and
-        # exit as a process killed by SIGPIPE would (128 + 13).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # Whoever read our output stopped early (`backpain-site check | head -1`): exit
+        # quietly, as a process killed by SIGPIPE would (128 + 13).
+        discard_stdout()
         return EXIT_BROKEN_PIPE
     return code
 

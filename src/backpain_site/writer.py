@@ -193,6 +193,15 @@ def replace_file(path: Path, data: bytes) -> None:
         raise
 
 
+def discard_stdout() -> None:
+    """Send whatever is left for standard output to /dev/null (its reader has gone away).
+
+    Python's documented answer to a BrokenPipeError: without it, exiting flushes the buffer
+    into the closed pipe and prints a traceback. Here because only this module opens files.
+    """
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def index_in_place(
     out_dir: Path,
     outputs: Mapping[PurePosixPath, bytes],

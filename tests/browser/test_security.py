@@ -184,6 +184,11 @@ class Traffic:
             self.problems.append(f"{self.page_url}: console {message.type}: {message.text}")
 
     def _failed(self, request: Request) -> None:
+        # A request still going when the test moves on to the next page (the favicon, fetched
+        # after 'load') is cancelled by the browser: the test's doing, not the site's. A missing
+        # file is a 404 response and a refused connection another error, both still reported.
+        if request.failure == "net::ERR_ABORTED":
+            return
         if request.url.startswith(self.origin + "/"):
             self.problems.append(f"{self.page_url}: failed to load {request.url}")
 
