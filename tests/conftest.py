@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +21,17 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from generate import generate  # noqa: E402 - the benchmark's site generator, found above
+
+
+@pytest.fixture(scope="module")
+def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic site of the test module's `STUDIES` studies, made once per module."""
+    studies: int = request.module.STUDIES
+    return generate(tmp_path_factory.mktemp("generated") / "site", studies)
+
+
 TODAY = dt.date(2026, 11, 21)
 
 SITE_YAML = """\

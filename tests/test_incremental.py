@@ -32,7 +32,7 @@ from backpain_site.writer import spare_folder
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from generate import generate, reference_key, study_slug
+from generate import reference_key, study_slug
 
 STUDIES = 200
 TODAY = dt.date(2026, 11, 21)
@@ -63,11 +63,6 @@ def assert_same_site(project: Path, reference: Path) -> None:
     built, expected = tree(project / "_site"), tree(reference)
     assert sorted(built) == sorted(expected)
     assert [name for name in sorted(built) if built[name] != expected[name]] == []
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("generated") / "site", STUDIES)
 
 
 @pytest.fixture

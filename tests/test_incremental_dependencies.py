@@ -25,7 +25,7 @@ from backpain_site.serve import Preview
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from generate import generate, reference_key, study_slug
+from generate import reference_key, study_slug
 
 STUDIES = 40
 
@@ -131,11 +131,6 @@ EDITS = [
     edit_a_template,
     edit_the_settings,
 ]
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("generated") / "site", STUDIES)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from backpain_site.search_index import MANIFEST, indexed, plan, shard_count, sha
 from conftest import REPO, TODAY
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from generate import generate, study_slug
+from generate import study_slug
 
 STUDIES = 40
 PAGES_PER_SHARD = 8  # so that 40 studies make several shards
@@ -68,11 +68,6 @@ def bundle_holding(site: Path, url: str) -> str | None:
 def page_counts(site: Path) -> list[int]:
     entries = sorted(site.glob("pagefind/**/pagefind-entry.json"))
     return [json.loads(e.read_text())["languages"]["en"]["page_count"] for e in entries]
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("generated") / "site", STUDIES)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from backpain_site.serve import Preview
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from generate import generate, reference_key, study_slug
+from generate import reference_key, study_slug
 
 STUDIES = 40
 
@@ -69,11 +69,6 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("generated") / "site", STUDIES)
 
 
 @pytest.fixture

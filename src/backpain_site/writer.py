@@ -86,9 +86,8 @@ def _index_for_search(staging: Path, outputs: Mapping[PurePosixPath, bytes]) -> 
     """Index the staged pages for search, every shard (search_index.py), into the staged site."""
     # Never let Pagefind's files be written through a file linked from the published site.
     shutil.rmtree(staging / SEARCH_INDEX_FOLDER, ignore_errors=True)
-    pages = {str(path): data for path, data in outputs.items() if indexed(str(path))}
-    planned = plan({path: file_digest(data) for path, data in pages.items()})
-    made = _run_pagefind(planned.stale, pages.__getitem__)
+    planned = plan(indexed_pages(outputs))
+    made = _run_pagefind(planned.stale, lambda page: outputs[PurePosixPath(page)])
     made[MANIFEST] = planned.manifest
     for relative in sorted(made):
         target = _target(staging, PurePosixPath(relative))
