@@ -4,7 +4,6 @@ fixture site, byte for byte; Pagefind's index written with the site, or the site
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,8 +169,9 @@ def test_when_pagefind_fails_nothing_is_published(
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.html").write_text("previous site", encoding="utf-8")
-    # The writer runs Pagefind as `python -m pagefind`; a Python that always fails stands in.
-    monkeypatch.setattr(sys, "executable", "/bin/false")
+    # The writer runs the Pagefind binary that PAGEFIND_BINARY_PATH names (as the pagefind
+    # package does); a program that always fails stands in.
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", "/bin/false")
     result = build(project(), out, today=TODAY)
     assert result.problems == [
         error("pagefind", 0, "pagefind could not index the site: exit status 1")

@@ -97,14 +97,15 @@ def test_cold_warm_and_edited_builds_match_plain_builds(project: Path, tmp_path:
     assert again.reading_grades == first.reading_grades
     assert {p: os.stat(project / "_site" / p).st_ino for p in before} == before
 
-    # A study's text: its own page is rendered again, not the lists it appears in (the claims
-    # page too: render gives it every body, of which it shows the claims').
+    # A study's text: only its own page is rendered again, not the lists it appears in (by
+    # the fast edit path, edit_path.py: tests/test_edit_path.py has the edits it refuses).
     edit(
         study_file(project, 10), "## What it means for you\n", "## What it means for you\n\nNew.\n"
     )
     body_edit = cached(project)
+    assert body_edit.fast_edit
     rendered = {str(p) for p in body_edit.outputs if p.suffix == ".html"}
-    assert rendered == {f"studies/{study_slug(10)}/index.html", "claims/index.html"}
+    assert rendered == {f"studies/{study_slug(10)}/index.html"}
     assert_same_site(project, reference)
 
     # A study's front matter: its page and every page that shows its title.

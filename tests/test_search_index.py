@@ -12,15 +12,22 @@ import json
 import os
 import shutil
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from bs4 import BeautifulSoup
 
-from backpain_site import search_index
+from backpain_site import search_index, writer
 from backpain_site.build import BuildResult, build
 from backpain_site.incremental import BuildCache
-from backpain_site.output_tree import FileRecord, file_digest
+from backpain_site.output_tree import (
+    FileRecord,
+    TreeRecord,
+    check_tree,
+    file_digest,
+    record_of,
+    tree_record,
+)
 from backpain_site.search_index import MANIFEST, indexed, plan, shard_count, shard_of
 
 from conftest import REPO, TODAY
@@ -285,3 +292,183 @@ def test_shards_are_deterministic_and_an_edit_indexes_only_its_shard(
     assert url in found
     cold(project, tmp_path / "d")
     assert index_files(site) == index_files(tmp_path / "d")
+
+
+# --- The search step of an edit (writer.py): Pagefind started early, and run directly ----------
+
+
+def recorded(site: Path) -> TreeRecord:
+    """A record of `site` as a build keeps it (output_tree.tree_record)."""
+    files = {p: record_of(str(site / p), file_digest(data)) for p, data in tree(site).items()}
+    return tree_record(site, files)
+
+
+def with_word(page: bytes, word: str) -> bytes:
+    """The page with `word` at the start of the first paragraph of its indexed text."""
+    paragraph = page.index(b"<p>", page.index(b"data-pagefind-body")) + len(b"<p>")
+    return page[:paragraph] + word.encode() + b" " + page[paragraph:]
+
+
+def publish(
+    site: Path, outputs: dict[PurePosixPath, bytes], started: writer.SearchIndexRun | None
+) -> None:
+    """`update_site` as an incremental build calls it: `outputs` changed, every other page kept."""
+    record = recorded(site)
+    intact = check_tree(site, record).intact
+    changed = {str(p) for p in outputs}
+    kept = {p: r for p, r in intact.items() if p not in changed and not p.startswith("pagefind/")}
+    writer.update_site(
+        outputs, kept, site, record, None, intact=intact, search_index=True, started=started
+    )
+
+
+def cold_index(site: Path, tmp_path: Path) -> dict[str, bytes]:
+    """The index a cold build makes of the pages now in `site`."""
+    pages = {PurePosixPath(p): d for p, d in tree(site).items() if not p.startswith("pagefind/")}
+    writer.write_site(pages, tmp_path / "cold", search_index=True)
+    return index_files(tmp_path / "cold")
+
+
+@pytest.fixture
+def pagefind_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The command of every Pagefind process the writer starts, from now on."""
+    started: list[list[str]] = []
+    command = writer._pagefind_command
+
+    def counted() -> list[str]:
+        started.append(command())
+        return started[-1]
+
+    monkeypatch.setattr(writer, "_pagefind_command", counted)
+    return started
+
+
+def test_pagefind_is_run_as_its_binary_the_one_python_m_pagefind_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pagefind.service import get_executable
+
+    binary = get_executable()
+    assert binary is not None
+    assert writer._pagefind_command() == [str(binary.resolve().absolute())]
+    assert os.access(writer._pagefind_command()[0], os.X_OK)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", "/opt/pagefind")
+    assert writer._pagefind_command() == ["/opt/pagefind"]
+
+
+def test_an_index_started_before_the_write_is_used_and_is_the_cold_builds(
+    project: Path, tmp_path: Path, pagefind_runs: list[list[str]]
+) -> None:
+    cached(project)
+    pagefind_runs.clear()
+    site = project / "_site"
+    page = f"studies/{study_slug(7)}/index.html"
+    outputs = {PurePosixPath(page): with_word((site / page).read_bytes(), "Quintessentially")}
+    started = writer.start_search_index(outputs, site, recorded(site))
+    assert [s.folder for s in started.stale] == [bundle_holding(site, f"/studies/{study_slug(7)}/")]
+    before = index_files(site)
+    publish(site, outputs, started)
+    # Pagefind ran once, on the edited page's shard, started before update_site was called.
+    assert len(pagefind_runs) == 1
+    found = fragments(site)
+    assert [u for u, t in found.items() if "Quintessentially" in t] == [
+        f"/studies/{study_slug(7)}/"
+    ]
+    after = index_files(site)
+    assert {search_index.bundle_of(p) for p in set(after) ^ set(before)} == {
+        started.stale[0].folder
+    }
+    assert after == cold_index(site, tmp_path)
+
+
+def test_an_index_started_for_other_pages_is_not_used(
+    project: Path, tmp_path: Path, pagefind_runs: list[list[str]]
+) -> None:
+    cached(project)
+    pagefind_runs.clear()
+    site = project / "_site"
+    page = f"studies/{study_slug(7)}/index.html"
+    html = (site / page).read_bytes()
+    guessed = {PurePosixPath(page): with_word(html, "Quintessentially")}
+    started = writer.start_search_index(guessed, site, recorded(site))
+    assert started.runs is not None and len(started.runs.result()) == 1  # it indexed its guess
+    publish(site, {PurePosixPath(page): with_word(html, "Xylophonically")}, started)
+    assert len(pagefind_runs) == 2  # the guess was left, and the shard indexed again
+    found = fragments(site)
+    assert [u for u, t in found.items() if "Xylophonically" in t] == [f"/studies/{study_slug(7)}/"]
+    assert [u for u, t in found.items() if "Quintessentially" in t] == []
+    assert index_files(site) == cold_index(site, tmp_path)
+
+
+def test_a_started_run_never_indexes_a_page_read_otherwise_than_expected(
+    project: Path, tmp_path: Path, pagefind_runs: list[list[str]]
+) -> None:
+    """A page of the live folder that does not hold what the record says (changed behind the
+    build's back) is not indexed by the run started from the record: update_site indexes its
+    shard again from the pages it publishes."""
+    cached(project)
+    site = project / "_site"
+    page = f"studies/{study_slug(7)}/index.html"
+    outputs = {PurePosixPath(page): with_word((site / page).read_bytes(), "Quintessentially")}
+    planned = writer.start_search_index(outputs, site, recorded(site))
+    planned.cancel()
+    pagefind_runs.clear()
+    (shard,) = planned.stale
+    other = next(p for p in shard.pages if p != page)
+
+    def read(path: str) -> bytes:
+        data = outputs.get(PurePosixPath(path)) or (site / path).read_bytes()
+        return with_word(data, "Zebrafinchlike") if path == other else data
+
+    runs = writer._PagefindRuns(planned.stale, read, planned.pages)
+    publish(site, outputs, writer.SearchIndexRun(planned.stale, planned.pages, runs))
+    assert runs.result() == {}  # the shard was left out
+    assert len(pagefind_runs) == 1  # and indexed by update_site
+    assert "Zebrafinchlike" not in " ".join(fragments(site).values())
+    assert index_files(site) == cold_index(site, tmp_path)
+
+
+def test_a_cancelled_run_stops_and_leaves_no_scratch_folder(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached(project)
+    site = project / "_site"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(writer, "_scratch_parent", lambda: str(scratch))
+    page = f"studies/{study_slug(7)}/index.html"
+    outputs = {PurePosixPath(page): with_word((site / page).read_bytes(), "Quintessentially")}
+    started = writer.start_search_index(outputs, site, recorded(site))
+    assert started.runs is not None
+    started.cancel()
+    assert list(scratch.iterdir()) == []
+    assert started.runs.result() == {}  # stopped: nothing indexed
+
+
+def test_when_pagefind_fails_in_an_edit_the_live_site_is_unchanged(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached(project)
+    site = project / "_site"
+    before = tree(site)
+    page = f"studies/{study_slug(7)}/index.html"
+    outputs = {PurePosixPath(page): with_word(before[page], "Quintessentially")}
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", "/bin/false")
+    with pytest.raises(writer.SearchIndexError) as raised:
+        publish(site, outputs, writer.start_search_index(outputs, site, recorded(site)))
+    assert str(raised.value) == "pagefind could not index the site: exit status 1"
+    assert tree(site) == before
+
+
+def test_a_pagefind_that_cannot_be_run_is_a_search_index_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "no-pagefind"
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(missing))
+    page = b'<html lang="en"><body><main data-pagefind-body><p>Words</p></main></body></html>'
+    with pytest.raises(writer.SearchIndexError) as raised:
+        writer.write_site({PurePosixPath("index.html"): page}, tmp_path / "out", search_index=True)
+    assert str(raised.value) == (
+        f"pagefind could not index the site: {missing}: No such file or directory"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == []  # nothing published, nothing left

@@ -13,22 +13,26 @@ from pathlib import Path, PurePosixPath
 
 from .cache import NO_MEMO, remembering
 from .content import Site
+from .edit_path import edit_build
+from .edit_snapshot import TEMPLATES, take
 from .incremental import BuildCache, Options, Summary, summary_site
 from .load import load_site
 from .prefetch import Prefetcher, cores
 from .problems import Problem, Severity, error, errors_in
 from .progress import NO_PROGRESS, Progress
 from .readability import PageGrade, check_readability
-from .render import render
+from .render import compile_templates, render
 from .resolve import resolve
-from .writer import SearchIndexError, write_site
+from .writer import SearchIndexError, StagedSite, write_site
 
 
 @dataclass(frozen=True)
 class BuildResult:
     problems: list[Problem]
     # The files rendered by this build: every file, unless the build used a cache (then only
-    # those whose inputs changed; `paths` lists every file of the site).
+    # those whose inputs changed; `paths` lists every file of the site). A cold build with a
+    # cache into a new folder hands its pages to the writer as they are rendered (`_staging`):
+    # they are not here then, only the other files.
     outputs: dict[PurePosixPath, bytes] = field(default_factory=dict)
     seconds: float = 0.0
     written: bool = False
@@ -40,6 +44,9 @@ class BuildResult:
     reading_grades: tuple[PageGrade, ...] = ()
     paths: tuple[str, ...] = ()  # every file of the site (posix paths), for a cached build
     changed: int | None = None  # files a cached build wrote (the others were already there)
+    # Made by the fast edit path (edit_path.py): only the `edited` study pages were rendered.
+    fast_edit: bool = False
+    edited: frozenset[PurePosixPath] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -84,7 +91,24 @@ def build(
                 paths=unchanged.paths,
                 changed=0,
             )
-    memo = cache.memo if cache is not None else NO_MEMO
+        # An edit to study texts that no other page can see: only their pages (edit_path.py).
+        edited = edit_build(source, out_dir, cache, options)
+        if edited is not None:
+            edited_pages, last, found_problems, written = edited
+            progress.close()
+            return BuildResult(
+                found_problems,
+                edited_pages if not errors_in(found_problems) else {},
+                time.perf_counter() - started,
+                written is not None,
+                last.site,
+                last.reading_grades,
+                last.paths if not errors_in(found_problems) else (),
+                written,
+                fast_edit=True,
+                edited=frozenset(edited_pages),
+            )
+    memo = cache.read_memo() if cache is not None else NO_MEMO
     # Gather and check all data first, then render, then write (MkDocs' order). With a cache,
     # the slow steps of a cold build run ahead on every core (prefetch.py), same results.
     with Prefetcher(memo, cores(), progress) as ahead, remembering(memo):
@@ -96,6 +120,8 @@ def build(
         outputs: dict[PurePosixPath, bytes] = {}
         grades: list[PageGrade] = []
         pages = None
+        resolved = None
+        staged = None
         if site is not None:
             # Resolve even when loading found errors, so one run reports every problem.
             ahead.before_resolve(site)
@@ -104,11 +130,18 @@ def build(
             problems += found
             grades, found = check_readability(site)
             problems += found
+            memo.pack("readability")  # done with every page's sentences: kept only to be saved
             if not errors_in(problems):
                 if cache is not None:
                     progress.stage("rendering pages", cache.expected_pages())
                     pages = cache.page_memo(out_dir, progress.advance)
-                outputs, found = render(resolved, pages)
+                    staged = _staging(cache, out_dir)
+                try:
+                    outputs, found = render(resolved, pages, staged)
+                except BaseException:
+                    if staged is not None:
+                        staged.discard()
+                    raise
                 problems += found
     if strict:
         problems = [Problem(p.path, p.line, p.message, Severity.ERROR) for p in problems]
@@ -120,7 +153,7 @@ def build(
         progress.stage("writing")
         try:
             if cache is not None and pages is not None:
-                updated = cache.write(outputs, pages, out_dir, search_index=True)
+                updated = cache.write(outputs, pages, out_dir, search_index=True, staged=staged)
             else:
                 write_site(outputs, out_dir, search_index=True)
             written = True
@@ -128,14 +161,23 @@ def build(
             # The staged folder is discarded, so the previous site stays as it was.
             problems.append(error("pagefind", 0, str(exc)))
             updated = None
-    made = {*outputs, *(pages.kept if pages else ())}
-    paths = tuple(sorted(map(str, made))) if cache else ()
+    if staged is not None:
+        staged.discard()  # when the build had errors (once published, the folder is gone)
+    made = {*map(str, outputs), *map(str, pages.kept if pages else ())}
+    made |= staged.files.keys() if staged is not None else set()
+    paths = tuple(sorted(made)) if cache else ()
     # A check (no output folder) reads the cache but never writes it: it writes nothing at all.
+    summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
+    # What the fast edit path needs of this build (edit_snapshot.py), after a clean one.
+    snapshot = take(resolved, options) if resolved is not None and cache and clean else None
+    if snapshot is not None and site is not None and cache is not None and cache.disk is not None:
+        # Compiled for the next process's fast edit (the preview keeps its own environment).
+        snapshot[TEMPLATES] = compile_templates(site.templates_dir)
     if cache is not None and out_dir is not None:
-        summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
-        cache.finish(options, pages, updated if written else None, summary)
+        cache.finish(options, pages, updated if written else None, summary, snapshot)
     elif cache is not None and cache.disk is None and pages is not None and clean:
-        cache.served(pages)  # the live preview writes, and keeps, every page of this build
+        # The live preview writes, and keeps, every page of this build.
+        cache.served(pages, summary, snapshot)
     progress.close()
     return BuildResult(
         problems,
@@ -147,3 +189,14 @@ def build(
         paths if not errors_in(problems) else (),
         updated.written if updated is not None else None,
     )
+
+
+def _staging(cache: BuildCache, out_dir: Path | None) -> StagedSite | None:
+    """Where a cold build's pages go as they are rendered, instead of all being held until the
+    end (about 560 MB of HTML at 10,000 studies): a new folder, when the build publishes a site
+    into a folder that does not exist yet, with a cache on disk (not the live preview, which
+    keeps every page). Otherwise pages are held and the writer compares them with what is
+    there, so an incremental build writes only what changed."""
+    if out_dir is None or cache.disk is None or out_dir.exists():
+        return None
+    return StagedSite(out_dir)

@@ -20,22 +20,27 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .cache import CACHE_FOLDER, CacheFolder, Memo, code_version, digest
 from .content import Site
+from .edit_snapshot import EditSnapshot
 from .output_tree import TreeCheck, TreeRecord, check_tree, file_digest
 from .page_memo import Fingerprints, PageMemo
 from .problems import Problem
 from .readability import PageGrade
-from .writer import Updated, machine_secret, replace_file, update_site
+from .search_index import INDEX_FOLDER
+from .writer import StagedSite, Updated, machine_secret, replace_file, update_site
 
 INPUT_FOLDERS = ("content", "templates", "static")
 RACY_NS = 2_000_000_000
 HASHED_BYTES = 64_000_000  # bigger inputs are known by size, time and inode alone
 RECORD = "build"
+SNAPSHOT = "edit"
+_SNAPSHOT_ID = "id"
 
 
 @dataclass(frozen=True)
@@ -76,47 +81,84 @@ class BuildRecord:
     live: TreeRecord
     spare: TreeRecord | None
     summary: Summary
+    snapshot: bytes = b""  # names the fast edit path's snapshot made with this record
+
+
+def _input_files(folder: str, relative: str, into: list[tuple[str, str]]) -> None:
+    """(path, project-relative path) of every file under `folder`, as `os.walk` lists them
+    (sorted; symlinked folders not followed), with plain strings: at 10,000 studies this walk
+    starts every build, so it is kept to one `scandir` a folder."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return
+    folders = []
+    for entry in entries:
+        try:
+            is_folder = entry.is_dir()
+        except OSError:
+            is_folder = False
+        if is_folder:
+            if not entry.is_symlink():
+                folders.append(entry)
+            continue
+        into.append((entry.path, f"{relative}/{entry.name}"))
+    for entry in folders:
+        _input_files(entry.path, f"{relative}/{entry.name}", into)
 
 
 def scan_inputs(
-    root: Path, previous: Mapping[str, InputRecord] | None, recorded_ns: int = 0
+    root: Path,
+    previous: Mapping[str, InputRecord] | None,
+    recorded_ns: int = 0,
+    listed: Mapping[str, tuple[int, int, int]] | None = None,
 ) -> dict[str, InputRecord]:
-    """Every input file with its size, time, inode and digest; unchanged ones are not read."""
+    """Every input file with its size, time, inode and digest; unchanged ones are not read.
+
+    `listed`: the files (project-relative path -> modification time, size, inode) as the live
+    preview has just listed them (preview.Fingerprints.stats), instead of listing them again.
+    """
     found: dict[str, InputRecord] = {}
-    for folder in INPUT_FOLDERS:
-        for dirpath, dirnames, filenames in os.walk(root / folder):
-            dirnames.sort()
-            for name in sorted(filenames):
-                path = os.path.join(dirpath, name)
-                try:
-                    status = os.stat(path)
-                except OSError:
-                    continue
-                if not stat.S_ISREG(status.st_mode):
-                    continue  # a pipe or device would hang or never end; load reports it
-                relative = os.path.relpath(path, root)
-                before = previous.get(relative) if previous else None
-                if (
-                    before is not None
-                    and (before.size, before.mtime_ns, before.inode)
-                    == (status.st_size, status.st_mtime_ns, status.st_ino)
-                    and status.st_mtime_ns < recorded_ns - RACY_NS
-                ):
-                    found[relative] = before
-                    continue
-                if status.st_size > HASHED_BYTES:  # refused by load anyway; never read whole
-                    identity = f"{status.st_size} {status.st_mtime_ns} {status.st_ino}"
-                    found[relative] = InputRecord(
-                        status.st_size, status.st_mtime_ns, status.st_ino, identity.encode()
-                    )
-                    continue
-                try:
-                    data = Path(path).read_bytes()
-                except OSError:
-                    continue
-                found[relative] = InputRecord(
-                    status.st_size, status.st_mtime_ns, status.st_ino, file_digest(data)
-                )
+    files: list[tuple[str, str]] = []
+    if listed is None:
+        for folder in INPUT_FOLDERS:
+            _input_files(os.path.join(root, folder), folder, files)
+    else:
+        files = [(os.path.join(root, relative), relative) for relative in listed]
+    for path, relative in files:
+        if listed is not None and relative in listed:
+            mtime_ns, size, inode = listed[relative]
+        else:
+            try:
+                status = os.stat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(status.st_mode):
+                continue  # a pipe or device would hang or never end; load reports it
+            mtime_ns, size, inode = status.st_mtime_ns, status.st_size, status.st_ino
+        before = previous.get(relative) if previous else None
+        if (
+            before is not None
+            and (before.size, before.mtime_ns, before.inode) == (size, mtime_ns, inode)
+            and mtime_ns < recorded_ns - RACY_NS
+        ):
+            found[relative] = before
+            continue
+        if listed is not None:
+            try:
+                if not stat.S_ISREG(os.stat(path).st_mode):
+                    continue  # listed by the preview, which does not tell pipes from files
+            except OSError:
+                continue
+        if size > HASHED_BYTES:  # refused by load anyway; never read whole
+            identity = f"{size} {mtime_ns} {inode}"
+            found[relative] = InputRecord(size, mtime_ns, inode, identity.encode())
+            continue
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            continue
+        found[relative] = InputRecord(size, mtime_ns, inode, file_digest(data))
     return found
 
 
@@ -146,6 +188,16 @@ class BuildCache:
     # fingerprints of the last clean build, whose files the preview still holds.
     _served: tuple[dict[str, InputRecord], int, dict[str, bytes]] | None = None
     _values: Fingerprints | None = None  # digests made by the last clean build, for the next
+    # The live preview's snapshot for the fast edit path (edit_path.py), kept in memory, and
+    # what its last clean build reported.
+    _snapshot: dict[str, Any] | None = None
+    _summary: Summary | None = None
+    _memo_read: bool = False
+    # The live preview's own listing of the inputs, made just before it asks for a build.
+    listed: Mapping[str, tuple[int, int, int]] | None = None
+    # The fast edit path's Jinja environment, kept while the templates stay the same (the live
+    # preview: compiling the templates again would take most of a fast edit's time).
+    _environment: tuple[object, Any] | None = None
 
     @classmethod
     def for_project(cls, root: Path, folder: Path | None = None) -> BuildCache:
@@ -171,7 +223,7 @@ class BuildCache:
             previous, recorded_ns, _ = self._served
         else:
             previous, recorded_ns = None, 0
-        self._inputs = scan_inputs(self.root, previous, recorded_ns)
+        self._inputs = scan_inputs(self.root, previous, recorded_ns, self.listed)
         if (
             record is not None
             and options.out_dir  # a check (no output folder) always does its work
@@ -181,10 +233,16 @@ class BuildCache:
             check = check_tree(Path(options.out_dir), record.live)
             if check.exact and len(check.intact) == len(record.live.files):
                 return record.summary
-        if self.disk is not None and not self.memo.used():
+        return None
+
+    def read_memo(self) -> Memo:
+        """The remembered results, read from the cache folder the first time a build needs
+        them (not before: a fast edit, edit_path.py, needs none of them)."""
+        if self.disk is not None and not self.memo.used() and not self._memo_read:
             self.memo = self.disk.load()
             self.discarded = tuple(self.disk.discarded)
-        return None
+            self._memo_read = True
+        return self.memo
 
     def expected_pages(self) -> int | None:
         """How many pages the last build rendered or kept: the likely total of this one."""
@@ -215,6 +273,7 @@ class BuildCache:
         out_dir: Path,
         *,
         search_index: bool,
+        staged: StagedSite | None = None,  # pages already written by render (cold builds)
     ) -> Updated:
         record, live = self.record, self._live
         usable = (
@@ -231,6 +290,7 @@ class BuildCache:
             record.spare if usable and record is not None else None,
             intact=live.intact if live is not None else None,
             search_index=search_index,
+            staged=staged,
         )
 
     def finish(
@@ -239,8 +299,11 @@ class BuildCache:
         pages: PageMemo | None,
         updated: Updated | None,
         summary: Summary,
+        snapshot: dict[str, Any] | None = None,
     ) -> None:
-        """Remember this build: the memo always, the record after a successful write."""
+        """Remember this build: the memo always, the record (and the fast edit path's
+        `snapshot`, edit_snapshot.take) after a successful write."""
+        snapshot_id = os.urandom(16) if snapshot is not None else b""
         if updated is not None and pages is not None:
             self.record = BuildRecord(
                 options,
@@ -250,18 +313,25 @@ class BuildCache:
                 updated.live,
                 updated.spare,
                 summary,
+                snapshot_id,
             )
         if self.disk is not None:
-            for path, data in self.disk.files_to_write(self.memo).items():
+            for path, data in self.disk.files_to_write(self.memo):
                 replace_file(path, data)
             if updated is not None and self.record is not None:
+                if snapshot is not None:
+                    entries = {**snapshot, _SNAPSHOT_ID: snapshot_id}
+                    replace_file(*self.disk.pack_file(SNAPSHOT, entries))
                 replace_file(*self.disk.record_file(RECORD, self.record))
         # The next build in this process (the live preview) starts from what this one used.
         self.memo = self.memo.next_build()
         if self.disk is not None:
             self.disk = CacheFolder(self.disk.folder, self.disk.version, self.disk.secret)
+            self._memo_read = False  # the next build reads what this one saved
 
-    def served(self, pages: PageMemo) -> None:
+    def served(
+        self, pages: PageMemo, summary: Summary, snapshot: dict[str, Any] | None = None
+    ) -> None:
         """The live preview's build went clean and it now serves every page of it: the next
         build keeps (does not render) the pages whose fingerprint is the same, and the preview
         takes them from what it holds. Only for an in-memory cache (`in_memory`)."""
@@ -269,8 +339,105 @@ class BuildCache:
             raise ValueError("only the live preview's in-memory cache serves its own pages")
         self._served = (self._inputs, self._started_ns, dict(pages.fingerprints))
         self._values = pages.values
+        self._snapshot = snapshot
+        self._summary = summary
         # Entries this build did not use fall away, as when a build's memo is saved.
         self.memo = self.memo.next_build()
+
+    # --- the fast edit path (edit_path.py) ----------------------------------------------------
+
+    def edit_snapshot(self, options: Options) -> EditSnapshot | None:
+        """The last clean build's snapshot, if it was made with these options and belongs to
+        the record (or the preview's last build); None otherwise."""
+        if self.disk is None:
+            if self._served is None or self._snapshot is None:
+                return None
+            snapshot = EditSnapshot(self._snapshot)
+        else:
+            record = self.record
+            if record is None or not record.snapshot or record.options != options:
+                return None
+            reader = self.disk.read_pack(SNAPSHOT)
+            if reader is None or reader.get(_SNAPSHOT_ID) != record.snapshot:
+                return None
+            snapshot = EditSnapshot(reader)
+        base = snapshot.base()
+        return snapshot if base is not None and base.options == options else None
+
+    def environment(self, templates_dir: str, make: Callable[[str], Any]) -> Any:
+        """`make(templates_dir)`, or the one made before for these very template files."""
+        templates = sorted(n for n in self._inputs if n.startswith("templates/"))
+        key = (templates_dir, tuple((n, self._inputs[n].digest) for n in templates))
+        if self._environment is None or self._environment[0] != key:
+            self._environment = (key, make(templates_dir))
+        return self._environment[1]
+
+    def last_summary(self) -> Summary | None:
+        """What the last clean build (the record's, or the preview's) reported."""
+        if self.disk is None:
+            return self._summary if self._served is not None else None
+        return self.record.summary if self.record is not None else None
+
+    def changed_inputs(self) -> list[str] | None:
+        """Inputs whose bytes differ from the last build's (added and removed ones too), or
+        None when there is no last build to compare with."""
+        if self.record is not None:
+            before: Mapping[str, InputRecord] = self.record.inputs
+        elif self._served is not None:
+            before = self._served[0]
+        else:
+            return None
+        now = self._inputs
+        return sorted(
+            name
+            for name in now.keys() | before.keys()
+            if name not in now or name not in before or now[name].digest != before[name].digest
+        )
+
+    def write_edit(self, outputs: Mapping[PurePosixPath, bytes], out_dir: Path) -> Updated | None:
+        """Write the pages of a fast edit beside every other file of the live site, which must
+        be exactly as recorded (None otherwise: the whole build then does the work)."""
+        record = self.record
+        if record is None or record.options.out_dir != str(out_dir.absolute()):
+            return None
+        live = check_tree(out_dir, record.live)
+        if len(live.intact) != len(record.live.files):
+            return None
+        changed = {str(path) for path in outputs}
+        kept = {
+            path: found
+            for path, found in live.intact.items()
+            if path not in changed and not path.startswith(INDEX_FOLDER + "/")
+        }
+        return update_site(
+            outputs, kept, out_dir, record.live, record.spare, intact=live.intact, search_index=True
+        )
+
+    def finish_edit(
+        self, updated: Updated | None, summary: Summary, pages: Collection[PurePosixPath]
+    ) -> None:
+        """Remember a fast edit: the new inputs, the new summary, and that `pages` were made
+        without a fingerprint (the next whole build renders them again). The snapshot stays:
+        an edit it allowed changed nothing it holds."""
+        stale = {str(path) for path in pages}
+        if self.disk is None:
+            if self._served is not None:
+                fingerprints = {k: v for k, v in self._served[2].items() if k not in stale}
+                self._served = (self._inputs, self._started_ns, fingerprints)
+                self._summary = summary
+            return
+        if self.record is None or updated is None:
+            return
+        self.record = replace(
+            self.record,
+            inputs=self._inputs,
+            recorded_ns=self._started_ns,
+            pages={k: v for k, v in self.record.pages.items() if k not in stale},
+            live=updated.live,
+            spare=updated.spare,
+            summary=summary,
+        )
+        replace_file(*self.disk.record_file(RECORD, self.record))
 
 
 def summary_site(site: Site | None) -> Site | None:

@@ -346,6 +346,21 @@ def _load_static(root: Path, problems: list[Problem]) -> tuple[StaticFile, ...]:
     return tuple(files)
 
 
+def reload_study(root: Path, path: Path) -> tuple[Study | None, list[Problem]]:
+    """One study file read and parsed on its own, exactly as `load_site` reads and parses it
+    (the fast edit path, edit_path.py, which checks what needs the other files itself)."""
+    root = root.resolve()
+    shown = _display(path, root)
+    problems: list[Problem] = []
+    data = _read(path, shown, root / "content", MAX_TEXT_BYTES, problems)
+    if data is None:
+        return None, problems
+    schema, build = CONTENT_KINDS["studies"]
+    parsed = _parse_content("studies", schema, build, path.stem, shown, data)
+    problems.extend(parsed.problems)
+    return (parsed.item if isinstance(parsed.item, Study) else None), problems
+
+
 def load_site(
     root: Path, today: dt.date | None = None, memo: Memo = NO_MEMO
 ) -> tuple[Site | None, list[Problem]]:

@@ -204,11 +204,25 @@ class PageMemo:
         values: Mapping[str, Any],
     ) -> bool:
         """True when `path` need not be rendered: the writer keeps the last build's file."""
-        if self._progress is not None:
-            self._progress()
-        name = str(path)
-        if name in self.fingerprints:  # a second page for one path: render it, so render says so
+        if str(path) in self.fingerprints:  # a second page for one path: render it, so render
+            if self._progress is not None:  # says so
+                self._progress()
             return False
+        found, keep = self.check(path, template, common, values)
+        self.note(path, found, keep)
+        return keep
+
+    def check(
+        self,
+        path: PurePosixPath,
+        template: str,
+        common: Mapping[str, Any],
+        values: Mapping[str, Any],
+    ) -> tuple[bytes | None, bool]:
+        """The page's fingerprint (None: it has none) and whether its file can be kept, without
+        noting either: pages rendered by forked workers (forked.py) are checked there and noted
+        in the build's own process, in page order (`note`)."""
+        name = str(path)
         try:
             found = hashlib.blake2b(
                 self._global
@@ -219,9 +233,14 @@ class PageMemo:
                 digest_size=16,
             ).digest()
         except Unfingerprintable:
-            return False
-        self.fingerprints[name] = found
-        if self._previous.get(name) == found and name in self._intact:
+            return None, False
+        return found, self._previous.get(name) == found and name in self._intact
+
+    def note(self, path: PurePosixPath, found: bytes | None, keep: bool) -> None:
+        """Record what `check` found for `path` (and count the page as done)."""
+        if self._progress is not None:
+            self._progress()
+        if found is not None:
+            self.fingerprints[str(path)] = found
+        if keep:
             self.kept.add(path)
-            return True
-        return False

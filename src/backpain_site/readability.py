@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from typing import Any
 
 from .cache import digest, remember, remembered
 from .citations import CITATION
@@ -47,6 +48,23 @@ class PageGrade:
     words: int
     sentences: int
     longest: tuple[Sentence, ...]  # longest first
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as plain tuples: the build record keeps every page's grade (10,000 at
+        10,000 studies), and reads them back at the start of every build after the first."""
+        longest = tuple((s.path, s.line, s.text) for s in self.longest)
+        return (_page_grade, (self.url, self.path, self.grade, self.words, self.sentences, longest))
+
+
+def _page_grade(
+    url: str,
+    path: str,
+    grade: float,
+    words: int,
+    sentences: int,
+    longest: tuple[tuple[str, int, str], ...],
+) -> PageGrade:
+    return PageGrade(url, path, grade, words, sentences, tuple(Sentence(*s) for s in longest))
 
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -282,6 +300,11 @@ def _body(source: Source) -> list[Sentence]:
     return markdown_sentences(source.body, source.path, source.body_line)
 
 
+def study_sentences(source: Source) -> list[Sentence]:
+    """What a reader of a study page reads: its key finding, limits and text."""
+    return _fields(source, "key_finding", "limits") + _body(source)
+
+
 def page_sentences(site: Site) -> list[tuple[str, str, list[Sentence]]]:
     """(url, file, sentences) of every patient-facing page: home, conditions, studies, claims
     (each a section of the claims page) and plain pages."""
@@ -303,8 +326,7 @@ def page_sentences(site: Site) -> list[tuple[str, str, list[Sentence]]]:
         ]
         found.append((urls.condition(condition.slug), condition.source.path, sentences))
     for study in site.studies:
-        sentences = _fields(study.source, "key_finding", "limits") + _body(study.source)
-        found.append((urls.study(study.slug), study.source.path, sentences))
+        found.append((urls.study(study.slug), study.source.path, study_sentences(study.source)))
     for claim in site.claims:
         sentences = _fields(claim.source, "claim") + _body(claim.source)
         found.append((urls.for_item("claims", claim.slug), claim.source.path, sentences))

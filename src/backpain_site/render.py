@@ -1,37 +1,73 @@
 """Stage 3, render: a `ResolvedSite` -> the bytes of every output file.
 
 Input: `ResolvedSite` and the project's `templates/`. Output: `{output path: bytes}` for every
-page and static file; no disk writes. Jinja runs with autoescape and `StrictUndefined`, so an
+page and static file; no disk writes of its own (a cold build gives it a sink, writer.StagedSite,
+that takes pages as they are rendered, instead). Pages render on every core (forked.py), merged
+back in one fixed order. Jinja runs with autoescape and `StrictUndefined`, so an
 undefined variable is a build error, not an empty string. Output is byte-for-byte deterministic:
 no clocks, stable orders.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import jinja2
 
+from .bibliography import Reference
 from .bibliography_pages import BibliographyPages, ListFilter, bibliography_pages
-from .content import ReviewDates, Study
+from .citations import CitationMarks
+from .content import Condition, Page, ReviewDates, SiteConfig, Study
 from .csl import load_style
 from .discovery import ListedPage, discovery_files, sections
 from .evidence import CERTAINTIES, DESIGNS, LEVELS, VERDICTS, caveats, level_of
 from .evidence_map import build_map, svg
 from .findings import summarise
+from .forked import cores, forked_map
 from .jsonld import condition_page, study_page
+from .output_tree import FileRecord
 from .page_memo import PageMemo
 from .problems import Problem, error
-from .resolve import ResolvedSite, study_year
+from .resolve import ResolvedBody, ResolvedSite, study_year
+from .urls import Urls
 
 Outputs = dict[PurePosixPath, bytes]
 
 # Pages that search engines should not list (and that the sitemap leaves out).
 _UNLISTED = {"404.html", "search.html"}
+
+
+class PageSink(Protocol):
+    """Where rendered pages go instead of the outputs (writer.StagedSite stages them on disk).
+
+    A page is written by the worker that rendered it (`write`), and noted in the build's own
+    process in page order (`note`); other files are written and noted here at once (`put`).
+    """
+
+    def write(self, path: PurePosixPath, data: bytes) -> FileRecord: ...
+
+    def note(self, path: PurePosixPath, record: FileRecord) -> None: ...
+
+    def put(self, path: PurePosixPath, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Job:
+    template: str
+    path: PurePosixPath
+    values: dict[str, Any]
+
+
+class _Rendered(NamedTuple):
+    fingerprint: bytes | None  # page_memo's, when there is a page memo
+    keep: bool  # the file on disk is current: not rendered
+    made: bytes | FileRecord | None  # the page, or the file a sink wrote; None: not made
+    problems: list[Problem]
 
 
 @dataclass(frozen=True)
@@ -67,8 +103,14 @@ def _environment(templates_dir: str) -> jinja2.Environment:
     return env
 
 
-def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outputs, list[Problem]]:
-    """`pages` (page_memo.py): in an incremental build, pages it keeps are not rendered."""
+def render(
+    resolved: ResolvedSite, pages: PageMemo | None = None, sink: PageSink | None = None
+) -> tuple[Outputs, list[Problem]]:
+    """`pages` (page_memo.py): in an incremental build, pages it keeps are not rendered.
+
+    `sink` (writer.StagedSite): pages go to it as they are rendered, instead of into the
+    outputs, so a cold build never holds every page at once (the other files still do).
+    """
     site = resolved.site
     urls = resolved.urls
     env = _environment(site.templates_dir)
@@ -79,66 +121,30 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
         + [p.review for p in site.pages]
     )
     site_review = _combined_review(all_reviews) if all_reviews else None
-    nav = [Nav(c.title, urls.condition(c.slug)) for c in site.conditions] + [
-        Nav("All studies", urls.studies()),
-        Nav("Checking the claims", urls.claims()),
-        Nav("References", urls.references()),
-        Nav("Search", urls.search()),
-    ]
-    footer_nav = [
-        Nav(p.title, urls.page(p.slug))
-        for p in sorted(
-            (p for p in site.pages if p.nav_order is not None), key=lambda p: (p.nav_order, p.slug)
-        )
-    ]
-    common: dict[str, Any] = {
-        "site": site.config,
-        "urls": urls,
-        "nav": nav,
-        "footer_nav": footer_nav,
-        "designs": DESIGNS,
-        "certainties": CERTAINTIES,
-        "verdicts": VERDICTS,
-        "levels": LEVELS,
-        "caveats": caveats,
-        "level_of": level_of,
-        "conditions": site.conditions,
-        "references": references,
-        "year_of": lambda study: study_year(study, references),
-        "livereload": False,
-    }
+    common = page_common(site.config, urls, site.conditions, site.pages, references, resolved.marks)
     # Citation pages, the filtered bibliographies and every download (bibliography_pages.py).
     bibliography = bibliography_pages(resolved)
-    common["citation_marks"] = resolved.marks
-    common["citation_style"] = load_style(site.config.citation_style)
     outputs: Outputs = {}
     problems: list[Problem] = []
     listed: list[ListedPage] = []
 
+    # Pages are listed here in a fixed order, then rendered (on every core: forked.py) and
+    # merged back in that order, so outputs and problems are the same however many workers ran.
+    jobs: list[_Job] = []
+
     def emit(template: str, url: str, review: ReviewDates | None, **context: Any) -> None:
-        path = urls.output_path(url)
-        values = {**context, "url": url, "canonical": urls.absolute(url), "review": review}
-        if pages is not None and pages.unchanged(path, template, common, values):
-            html = None  # the same template and values as the file on disk: the writer keeps it
-        else:
-            html = _render_page(template, values)
-            if html is None:
-                return
-        if path in outputs or (pages is not None and path in pages.kept and html is not None):
-            problems.append(error(f"templates/{template}", 0, f"two pages write {path}"))
-        if html is not None:
-            outputs[path] = html.encode("utf-8")
+        jobs.append(_Job(template, urls.output_path(url), page_values(urls, url, review, context)))
         if template not in _UNLISTED:
             title = str(context.get("title", ""))
             listed.append(ListedPage(url, review.last_reviewed if review else None, title))
 
-    def _render_page(template: str, values: dict[str, Any]) -> str | None:
+    def _render_page(template: str, values: dict[str, Any], found: list[Problem]) -> str | None:
         try:
             return env.get_template(template).render(**common, **values)
         except jinja2.TemplateError as exc:
             line = getattr(exc, "lineno", 0) or 0
             name = getattr(exc, "filename", None) or f"templates/{template}"
-            problems.append(
+            found.append(
                 error(
                     _template_path(name, site.templates_dir),
                     line,
@@ -146,6 +152,66 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
                 )
             )
             return None
+
+    def render_job(index: int) -> _Rendered:
+        """One page: kept (the file on disk is current), rendered, or a template error. In a
+        forked worker, this is all that runs, and only its result comes back."""
+        job = jobs[index]
+        fingerprint, keep = (
+            pages.check(job.path, job.template, common, job.values)
+            if pages is not None
+            else (None, False)
+        )
+        if keep:
+            return _Rendered(fingerprint, True, None, [])
+        found: list[Problem] = []
+        html = _render_page(job.template, job.values, found)
+        if html is None:
+            return _Rendered(fingerprint, False, None, found)
+        data = html.encode("utf-8")
+        if sink is not None:
+            # Written where it was rendered: only the file's record comes back (the build's
+            # own process is busy writing the downloads meanwhile).
+            return _Rendered(fingerprint, False, sink.write(job.path, data), found)
+        return _Rendered(fingerprint, False, data, found)
+
+    def render_jobs(files: Outputs) -> None:
+        """Render every page; `files` go to the sink meanwhile, whenever no page is ready."""
+        waiting = sorted(files, reverse=True)
+
+        def write_one() -> bool:
+            if waiting and sink is not None:
+                path = waiting.pop()
+                sink.put(path, files[path])
+            return bool(waiting)
+
+        for template in sorted({job.template for job in jobs}):
+            # Compiled once here, not once in every worker; an error shows when a page renders.
+            with contextlib.suppress(jinja2.TemplateError):
+                env.get_template(template)
+        results = forked_map(render_job, len(jobs), cores(), write_one)
+        with contextlib.closing(results):  # on an error here, the workers stop at once
+            merge(results, files)
+        while waiting:
+            write_one()
+
+    def merge(results: Iterator[_Rendered], files: Outputs) -> None:
+        """Each page's result, in page order, into the outputs (or the sink) and problems."""
+        made: set[PurePosixPath] = set()
+        for job, result in zip(jobs, results, strict=True):
+            if pages is not None:
+                pages.note(job.path, result.fingerprint, result.keep)
+            problems.extend(result.problems)
+            if result.made is None and not result.keep:
+                continue
+            if job.path in made or job.path in outputs or job.path in files:
+                found = f"two pages write {job.path}"
+                problems.append(error(f"templates/{job.template}", 0, found))
+            made.add(job.path)
+            if isinstance(result.made, FileRecord) and sink is not None:
+                sink.note(job.path, result.made)
+            elif isinstance(result.made, bytes):
+                outputs[job.path] = result.made
 
     by_condition = resolved.studies_by_condition
     published = {s.slug: s for s in site.studies}
@@ -181,16 +247,11 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
             reference_downloads=bibliography.condition_downloads.get(condition.slug, ()),
         )
     for study in site.studies:
-        emit(
-            "study.html",
-            urls.study(study.slug),
-            study.review,
-            title=study.title,
-            description=study.key_finding,
-            study=study,
-            body=resolved.bodies[("studies", study.slug)],
-            structured_data=study_page(study, site.config, urls, references, conditions_by_slug),
+        body = resolved.bodies[("studies", study.slug)]
+        template, url, review, context = study_values(
+            study, body, site.config, urls, references, conditions_by_slug
         )
+        emit(template, url, review, **context)
     all_studies = sorted(
         site.studies, key=lambda s: (DESIGNS[s.design].rank, -study_year(s, references), s.slug)
     )
@@ -212,7 +273,8 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
         title="Checking the claims",
         description="Common claims about acupuncture for back pain, checked against their sources.",
         claims=site.claims,
-        bodies=resolved.bodies,
+        # Only the claims' own texts: the page can then never depend on another page's text.
+        bodies={k: b for k, b in resolved.bodies.items() if k[0] == "claims"},
         cited=resolved.claims_references,
     )
     for reference_page in bibliography.pages:
@@ -226,7 +288,10 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
         )
     for filtered in (None, *bibliography.filters):
         _emit_references(emit, resolved, bibliography, filtered, site_review)
-    outputs.update(bibliography.files())
+    # With a sink, the downloads (three files a reference) are written while workers render.
+    downloads = bibliography.files()
+    if sink is None:
+        outputs.update(downloads)
     for page in site.pages:
         emit(
             "page.html",
@@ -253,10 +318,123 @@ def render(resolved: ResolvedSite, pages: PageMemo | None = None) -> tuple[Outpu
         title="Page not found",
         description="This page does not exist.",
     )
+    render_jobs(downloads if sink is not None else {})
     for static in site.static_files:
         outputs[static.path] = static.data
     outputs.update(discovery_files(site.config, urls, site.studies, listed))
     return outputs, problems
+
+
+def page_common(
+    config: SiteConfig,
+    urls: Urls,
+    conditions: Sequence[Condition],
+    pages: Sequence[Page],
+    references: Mapping[str, Reference],
+    marks: CitationMarks,
+) -> dict[str, Any]:
+    """What every template is given besides its page's own values."""
+    nav = [Nav(c.title, urls.condition(c.slug)) for c in conditions] + [
+        Nav("All studies", urls.studies()),
+        Nav("Checking the claims", urls.claims()),
+        Nav("References", urls.references()),
+        Nav("Search", urls.search()),
+    ]
+    footer_nav = [
+        Nav(p.title, urls.page(p.slug))
+        for p in sorted(
+            (p for p in pages if p.nav_order is not None), key=lambda p: (p.nav_order, p.slug)
+        )
+    ]
+    return {
+        "site": config,
+        "urls": urls,
+        "nav": nav,
+        "footer_nav": footer_nav,
+        "designs": DESIGNS,
+        "certainties": CERTAINTIES,
+        "verdicts": VERDICTS,
+        "levels": LEVELS,
+        "caveats": caveats,
+        "level_of": level_of,
+        "conditions": conditions,
+        "references": references,
+        "year_of": lambda study: study_year(study, references),
+        "livereload": False,
+        "citation_marks": marks,
+        "citation_style": load_style(config.citation_style),
+    }
+
+
+def page_values(
+    urls: Urls, url: str, review: ReviewDates | None, context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A page's own template values: what it was given, plus its address and review dates."""
+    return {**context, "url": url, "canonical": urls.absolute(url), "review": review}
+
+
+def study_values(
+    study: Study,
+    body: ResolvedBody,
+    config: SiteConfig,
+    urls: Urls,
+    references: Mapping[str, Reference],
+    conditions_by_slug: Mapping[str, Condition],
+) -> tuple[str, str, ReviewDates, dict[str, Any]]:
+    """A study page's template, address, review dates and values (edit_path.py renders one
+    study page alone with these, so the two can never differ)."""
+    return (
+        "study.html",
+        urls.study(study.slug),
+        study.review,
+        {
+            "title": study.title,
+            "description": study.key_finding,
+            "study": study,
+            "body": body,
+            "structured_data": study_page(study, config, urls, references, conditions_by_slug),
+        },
+    )
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Templates as Jinja compiles them, by Jinja's key (a template's name and file); Jinja
+    checks each against a digest of its template's source before using it."""
+
+    def __init__(self, known: Mapping[str, bytes] | None = None) -> None:
+        self.compiled: dict[str, bytes] = dict(known or {})
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        found = self.compiled.get(bucket.key)
+        if found is not None:
+            bucket.bytecode_from_string(found)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+def environment(
+    templates_dir: str, compiled: Mapping[str, bytes] | None = None
+) -> jinja2.Environment:
+    """The build's Jinja environment (one per build: templates cannot change under it), with
+    the `compiled` templates of `compile_templates` (the fast edit path: compiling the
+    templates would take a tenth of a second of its time)."""
+    env = _environment(templates_dir)
+    if compiled is not None:
+        env.bytecode_cache = CompiledTemplates(compiled)
+    return env
+
+
+def compile_templates(templates_dir: str) -> dict[str, bytes]:
+    """Every template of `templates_dir`, compiled (a template with errors is left out: a
+    build that uses it reports it)."""
+    code = CompiledTemplates()
+    env = _environment(templates_dir)
+    env.bytecode_cache = code
+    for name in env.list_templates():
+        with contextlib.suppress(jinja2.TemplateError, UnicodeDecodeError, OSError):
+            env.get_template(name)
+    return code.compiled
 
 
 def _emit_references(

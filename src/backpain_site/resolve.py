@@ -49,6 +49,16 @@ class ResolvedBody:
 
 
 @dataclass(frozen=True)
+class PageCitations:
+    """A page's citations as resolve numbered them: what the fast edit path (edit_path.py)
+    must find again in an edited text for no other page to change."""
+
+    keys: tuple[str, ...]  # cited keys in order of first use, then the item's own sources
+    numbers: tuple[tuple[str, int], ...]  # the page's numbering, in its order
+    occurrences: tuple[tuple[str, int], ...]  # how often the text cites each key
+
+
+@dataclass(frozen=True)
 class Backlink:
     title: str
     url: str  # the first place the page cites the reference
@@ -68,9 +78,11 @@ class ResolvedSite:
     bibliography_order: tuple[str, ...]  # as the citation style sorts the whole bibliography
     # How the style writes a citation in the text.
     marks: CitationMarks = field(default_factory=CitationMarks)
+    # (kind, slug) -> the page's citations, for conditions, studies and pages.
+    citations: Mapping[tuple[str, str], PageCitations] = field(default_factory=dict)
 
 
-def _internal_paths(site: Site, urls: Urls) -> set[str]:
+def internal_paths(site: Site, urls: Urls) -> set[str]:
     paths = {urls.home(), urls.references(), urls.claims(), urls.studies()}
     paths |= {urls.condition(c.slug) for c in site.conditions}
     paths |= {urls.study(s.slug) for s in site.studies}
@@ -88,7 +100,7 @@ def _line_of_link(source: Source, href: str) -> int:
     return source.body_line
 
 
-def _check_links(
+def check_links(
     source: Source, body: BodyHtml, known: set[str], urls: Urls, problems: list[Problem]
 ) -> None:
     """Every link in a body, and what the body may not hold (raw HTML, open comments...)."""
@@ -160,7 +172,7 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
         site_citation_order.extend(keys)
         return page_numbers(keys, style_id, rank)
 
-    known_paths = _internal_paths(site, urls)
+    known_paths = internal_paths(site, urls)
 
     slugs: dict[str, str] = {}
     for reference in site.references:
@@ -205,6 +217,7 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
         )
 
     bodies: dict[tuple[str, str], ResolvedBody] = {}
+    citations: dict[tuple[str, str], PageCitations] = {}
     cited_by: dict[str, list[tuple[int, str, Backlink]]] = {key: [] for key in known_keys}
     kind_order = {"conditions": 0, "studies": 1, "claims": 2, "pages": 3}
 
@@ -218,14 +231,16 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
 
     def add_page(source: Source, title: str, url: str, extra_keys: Iterable[str] = ()) -> None:
         uses = checked_uses(source)
-        numbers = number_in_order(
-            [u.key for u in uses] + [k for k in extra_keys if k in known_keys]
-        )
+        keys = [u.key for u in uses] + [k for k in extra_keys if k in known_keys]
+        numbers = number_in_order(keys)
         occurrences: dict[str, int] = {}
         body = converter.convert(source.body, numbers, titles, occurrences)
-        _check_links(source, body, known_paths, urls, problems)
+        check_links(source, body, known_paths, urls, problems)
         references = cited(numbers, occurrences)
         bodies[(source.kind, source.slug)] = ResolvedBody(body.html, references)
+        citations[(source.kind, source.slug)] = PageCitations(
+            tuple(keys), tuple(numbers.items()), tuple(occurrences.items())
+        )
         for ref in references:
             cited_by[ref.key].append(
                 (kind_order[source.kind], title, backlink(title, url, ref, occurrences))
@@ -249,7 +264,7 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
     claim_occurrences: dict[str, int] = {}
     for claim in site.claims:
         body = converter.convert(claim.source.body, claim_numbers, titles, claim_occurrences)
-        _check_links(claim.source, body, known_paths, urls, problems)
+        check_links(claim.source, body, known_paths, urls, problems)
         bodies[("claims", claim.slug)] = ResolvedBody(body.html, ())
     claims_references = cited(claim_numbers, claim_occurrences)
     for ref in claims_references:
@@ -267,7 +282,7 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
     for source in [*site.invalid_sources, *drafts]:
         checked_uses(source)
         body = converter.convert(source.body, {}, {})
-        _check_links(source, body, known_paths, urls, problems)
+        check_links(source, body, known_paths, urls, problems)
 
     # A draft's sources are in use: the study is on its way (`backpain-site new` makes drafts).
     drafted = {key for study in site.drafts for key in study.references}
@@ -309,6 +324,7 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
         studies_by_reference=MappingProxyType({k: tuple(v) for k, v in by_reference.items()}),
         bibliography_order=bibliography_order(site.references, style_id, site_citation_order),
         marks=style.marks,
+        citations=MappingProxyType(citations),
     )
     return resolved, problems
 

@@ -115,9 +115,10 @@ def plan(
     """
     chosen = sorted(path for path in pages if indexed(path))
     count = shard_count(len(chosen))
+    shard_numbers = {path: shard_of(path, count) for path in chosen}
     groups: dict[int, list[str]] = {}
     for path in chosen:
-        groups.setdefault(shard_of(path, count), []).append(path)
+        groups.setdefault(shard_numbers[path], []).append(path)
     numbers = sorted(groups) or [0]
     primary = numbers[0]
     shards = tuple(
@@ -135,7 +136,10 @@ def plan(
         before: dict[int, dict[str, bytes]] = {}
         for path, digest in previous_pages.items():
             if indexed(path):
-                before.setdefault(shard_of(path, count), {})[path] = digest
+                # Mostly the pages of this build too, whose shards are worked out already.
+                number = shard_numbers.get(path)
+                number = shard_of(path, count) if number is None else number
+                before.setdefault(number, {})[path] = digest
         files = _files_by_folder(previous_index, {s.folder for s in shards})
         stale = []
         for shard in shards:

@@ -38,6 +38,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler
 
 from .build import BuildResult, build
+from .edit_path import warm
 from .incremental import BuildCache
 from .preview import (
     ASSET_PREFIX,
@@ -120,9 +121,18 @@ class Preview:
         stats = self.inputs.stats()
         self._pending = self._settled = stats
         digests = self.inputs.digests(stats)
-        self._record(*self._build(search_index=True), digests, [])
+        result, seconds = self._build(search_index=True, listed=stats)
+        self._record(result, seconds, digests, [])
+        self._warm(result)
 
-    def _build(self, *, search_index: bool) -> tuple[BuildResult, float]:
+    def _warm(self, result: BuildResult) -> None:
+        """After a whole build, what the next fast edit (edit_path.py) needs, made ready."""
+        if result.ok and not result.fast_edit and result.site is not None:
+            warm(self.cache, result.site.templates_dir)
+
+    def _build(
+        self, *, search_index: bool, listed: Mapping[str, StatKey] | None = None
+    ) -> tuple[BuildResult, float]:
         """The command line's `build()`, then the write; returns the result and the seconds.
 
         After a save the pages are written without the search index, so the browser reloads
@@ -130,11 +140,14 @@ class Preview:
         """
         started = time.perf_counter()
         try:
+            # The files as this preview has just listed them: the build need not list them again.
+            self.cache.listed = listed
             result = build(self.root, None, drafts=self.drafts, cache=self.cache)
             if result.ok:
+                made = result.outputs
                 result = self._whole(result)
                 if self.has_site and not search_index:
-                    self._write_changed(result.outputs)
+                    self._write_changed(result.outputs, made if result.fast_edit else None)
                 else:
                     self._write(result.outputs, search_index)
         except Exception as exc:  # a preview must outlive a bug in the build; say what broke
@@ -150,15 +163,26 @@ class Preview:
         if not result.paths:
             return result
         made, before = result.outputs, self._outputs
+        if result.fast_edit:  # the same files as last time, a few of them made again
+            return replace(result, outputs={**before, **made})
         outputs = {
             path: made[path] if path in made else before[path]
             for path in map(PurePosixPath, result.paths)
         }
         return replace(result, outputs=outputs)
 
-    def _write_changed(self, outputs: Mapping[PurePosixPath, bytes]) -> None:
-        """Only the files whose bytes changed, into the folder being served."""
+    def _write_changed(
+        self,
+        outputs: Mapping[PurePosixPath, bytes],
+        made: Mapping[PurePosixPath, bytes] | None = None,
+    ) -> None:
+        """Only the files whose bytes changed, into the folder being served. `made`: the only
+        files that can have changed (a fast edit's, whose other files are those of before)."""
         before = self._outputs
+        if made is not None:
+            changed = {path: data for path, data in made.items() if before.get(path) != data}
+            update_in_place(self.out, changed, [])
+            return
         changed = {path: data for path, data in outputs.items() if before.get(path) != data}
         update_in_place(self.out, changed, [path for path in before if path not in outputs])
 
@@ -208,20 +232,22 @@ class Preview:
         if fingerprint(digests) == self._fingerprint:
             return  # touched or rewritten with the same bytes: nothing to rebuild
         self.building = True
-        self._task = asyncio.ensure_future(self._rebuild(digests))
+        self._task = asyncio.ensure_future(self._rebuild(digests, stats))
 
-    async def _rebuild(self, digests: dict[str, str]) -> None:
+    async def _rebuild(self, digests: dict[str, str], listed: Mapping[str, StatKey]) -> None:
         changed = changed_inputs(self._digests, digests)
         try:
             loop = asyncio.get_running_loop()
             result, seconds = await loop.run_in_executor(
-                None, functools.partial(self._build, search_index=False)
+                None, functools.partial(self._build, search_index=False, listed=listed)
             )
             reload_path = self._record(result, seconds, digests, changed)
-            if result.ok:
-                self._index_due = time.monotonic() + INDEX_DELAY_SECONDS
             if reload_path:
                 _ReloadSocket.reload_waiters(reload_path)
+            # The browser reloads meanwhile: the warming does not delay the page.
+            await loop.run_in_executor(None, self._warm, result)
+            if result.ok:
+                self._index_due = time.monotonic() + INDEX_DELAY_SECONDS
         except Exception:  # keep serving; the next save tries again
             traceback.print_exc(file=sys.stderr)
         finally:
@@ -250,7 +276,9 @@ class Preview:
         self.has_site = True
         # Kept pages are the very bytes objects of the last build: comparing them costs nothing.
         pages, before = result.outputs, self._outputs
-        different = sorted(p for p in set(pages) | set(before) if pages.get(p) != before.get(p))
+        # A fast edit (edit_path.py) made only its pages again; the others are those of before.
+        candidates = result.edited if result.fast_edit else set(pages) | set(before)
+        different = sorted(p for p in candidates if pages.get(p) != before.get(p))
         first = not before
         self._outputs = result.outputs
         if result.site is not None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -36,6 +39,7 @@ from .output_tree import (
 from .search_index import (
     INDEX_FOLDER,
     MANIFEST,
+    Plan,
     Shard,
     bundle_files,
     indexed,
@@ -68,26 +72,33 @@ def write_site(
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    runs = None
     try:
+        planned = plan(indexed_pages(outputs)) if search_index else None
+        # Pagefind indexes the pages from memory, every shard (search_index.py), while they
+        # are written: its output depends only on their bytes.
+        if planned is not None:
+            runs = _PagefindRuns(planned.stale, lambda page: outputs[PurePosixPath(page)])
         for relative in sorted(outputs):
             target = _target(staging, relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(outputs[relative])
-        if search_index:
-            _index_for_search(staging, outputs)
+        if planned is not None and runs is not None:
+            _write_search_index(staging, planned, runs.result())
         os.chmod(staging, 0o755)
         _swap(staging, out_dir)
     except BaseException:
+        if runs is not None:
+            runs.cancel()
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _index_for_search(staging: Path, outputs: Mapping[PurePosixPath, bytes]) -> None:
-    """Index the staged pages for search, every shard (search_index.py), into the staged site."""
+def _write_search_index(staging: Path, planned: Plan, found: dict[int, dict[str, bytes]]) -> None:
+    """Write every shard's index files, as Pagefind made them, into the staged site."""
     # Never let Pagefind's files be written through a file linked from the published site.
     shutil.rmtree(staging / SEARCH_INDEX_FOLDER, ignore_errors=True)
-    planned = plan(indexed_pages(outputs))
-    made = _run_pagefind(planned.stale, lambda page: outputs[PurePosixPath(page)])
+    made = {p: d for s in planned.stale for p, d in bundle_files(s, found[s.number]).items()}
     made[MANIFEST] = planned.manifest
     for relative in sorted(made):
         target = _target(staging, PurePosixPath(relative))
@@ -98,55 +109,183 @@ def _index_for_search(staging: Path, outputs: Mapping[PurePosixPath, bytes]) -> 
 def _run_pagefind(shards: Iterable[Shard], read_page: Callable[[str], bytes]) -> dict[str, bytes]:
     """Run Pagefind over each shard's pages, copied into a scratch folder, on every core.
 
-    Pagefind's output depends only on the HTML it reads (no clock, no paths), so a shard's index
-    is byte-identical between builds of the same pages. Returns the index files by site path.
+    Pagefind's output depends only on the HTML it reads and the order it finds the files in (no
+    clock, no paths), so a shard's index is byte-identical between builds of the same pages.
+    Returns the index files by site path.
     """
-    scratch = Path(tempfile.mkdtemp(prefix="backpain-site-index-", dir=_scratch_parent()))
-    waiting = list(shards)
-    running: list[tuple[Shard, Path, subprocess.Popen[bytes]]] = []
-    made: dict[str, bytes] = {}
+    shards = tuple(shards)
+    runs = _PagefindRuns(shards, read_page)
     try:
-        # A few Pagefind processes at a time, each one shard: memory stays at a few shards'.
-        while waiting or running:
-            while waiting and len(running) < _PAGEFIND_PROCESSES:
-                shard = waiting.pop(0)
-                work = scratch / str(shard.number)
-                for page in shard.pages:
-                    target = _target(work / "site", PurePosixPath(page))
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(read_page(page))
-                running.append((shard, work, _start_pagefind(work)))
-            shard, work, process = running.pop(0)
-            said, errors = process.communicate()
-            if process.returncode != 0:
-                detail = (errors or said).decode(errors="replace").strip()
-                raise SearchIndexError(
-                    "pagefind could not index the site: "
-                    + (detail or f"exit status {process.returncode}")
-                )
-            found = {}
-            for dirpath, _, filenames in os.walk(work / "index"):
-                for name in filenames:
-                    path = Path(dirpath, name)
-                    found[path.relative_to(work / "index").as_posix()] = path.read_bytes()
-            made.update(bundle_files(shard, found))
-            shutil.rmtree(work, ignore_errors=True)
-    finally:
-        for _, _, process in running:
-            process.kill()
-            process.wait()
-        shutil.rmtree(scratch, ignore_errors=True)
-    return made
+        found = runs.result()
+    except BaseException:
+        runs.cancel()
+        raise
+    return {path: data for s in shards for path, data in bundle_files(s, found[s.number]).items()}
 
 
 # Pagefind runs on one core (measured: user time about 0.8 of wall time), so one a core.
 _PAGEFIND_PROCESSES = max(1, min(2, os.cpu_count() or 1))
 
 
-def _start_pagefind(work: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "pagefind", "--site", str(work / "site")]
-    command += ["--output-path", str(work / "index"), "--silent"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+class _PagefindRuns:
+    """Pagefind over `shards`, a few processes at a time, started at once and going on in a
+    thread of its own while the writer does the rest of its work; `result()` waits for it.
+
+    `read_page` gives a page's bytes. With `expected` (page -> digest), a shard any of whose
+    pages reads otherwise is not indexed (`result` leaves it out), so a run started from a
+    record of the live site (start_search_index) never indexes what it did not expect.
+    Pagefind reads each shard's pages from a new scratch folder, written in the shard's order:
+    it indexes files in the order it finds them, so that order is part of its output.
+    """
+
+    def __init__(
+        self,
+        shards: Iterable[Shard],
+        read_page: Callable[[str], bytes],
+        expected: Mapping[str, bytes] | None = None,
+    ) -> None:
+        self._waiting = list(shards)
+        self._read_page = read_page
+        self._expected = expected
+        self._found: dict[int, dict[str, bytes]] = {}
+        self._failure: BaseException | None = None
+        self._running: list[tuple[Shard, str, subprocess.Popen[bytes]]] = []
+        self._processes: list[subprocess.Popen[bytes]] = []  # every one started, to stop them
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._done = threading.Event()  # set when the result is known (before the clean-up)
+        self._scratch = ""
+        # The first processes start here and now: from a thread, sharing the interpreter with
+        # the build's own work, they started about 0.1 s later at 10,000 studies.
+        try:
+            if self._waiting:
+                self._scratch = tempfile.mkdtemp(
+                    prefix="backpain-site-index-", dir=_scratch_parent()
+                )
+            self._launch()
+        except BaseException as exc:  # handed to whoever waits for the result
+            self._failure = exc
+        # Not a daemon: a build that ends (or is interrupted) waits for the clean-up.
+        self._thread = threading.Thread(target=self._run, name="pagefind")
+        self._thread.start()
+
+    def result(self) -> dict[int, dict[str, bytes]]:
+        """The files each shard's run wrote (paths relative to its output), by shard number."""
+        self._done.wait()
+        if self._failure is not None:
+            raise self._failure
+        return self._found
+
+    def cancel(self) -> None:
+        """Stop every run (the build failed, or will not use them) and wait until they stop."""
+        with self._lock:
+            self._stopped = True
+            for process in self._processes:
+                process.kill()
+        self._thread.join()
+
+    def _launch(self) -> None:
+        while self._waiting and len(self._running) < _PAGEFIND_PROCESSES and not self._stopped:
+            shard = self._waiting.pop(0)
+            work = f"{self._scratch}/{shard.number}"
+            process = self._start(shard, work)
+            if process is not None:
+                self._running.append((shard, work, process))
+
+    def _run(self) -> None:
+        try:
+            # A few Pagefind processes at a time, each one shard: memory stays at a few shards'.
+            while self._running and self._failure is None and not self._stopped:
+                shard, work, process = self._running.pop(0)
+                said, errors = process.communicate()
+                if self._stopped:
+                    break
+                if process.returncode != 0:
+                    detail = (errors or said).decode(errors="replace").strip()
+                    raise SearchIndexError(
+                        "pagefind could not index the site: "
+                        + (detail or f"exit status {process.returncode}")
+                    )
+                found = {}
+                index = f"{work}/index"
+                for dirpath, _, filenames in os.walk(index):
+                    for name in filenames:
+                        with open(f"{dirpath}/{name}", "rb") as handle:
+                            found[os.path.relpath(f"{dirpath}/{name}", index)] = handle.read()
+                self._found[shard.number] = found
+                if self._waiting or self._running:
+                    shutil.rmtree(work, ignore_errors=True)
+                    self._launch()
+        except BaseException as exc:
+            self._failure = exc
+        finally:
+            with self._lock:
+                stopped, self._stopped = self._stopped, True
+                for _, _, process in self._running:
+                    process.kill()
+            if stopped:
+                self._found = {}
+            self._done.set()
+            for _, _, process in self._running:
+                process.wait()
+            if self._scratch:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _start(self, shard: Shard, work: str) -> subprocess.Popen[bytes] | None:
+        """Write the shard's pages into `work` and start Pagefind on them (None: a page was not
+        as expected, so the shard is not indexed here)."""
+        site = f"{work}/site"
+        folders: set[str] = set()
+        for page in shard.pages:
+            data = self._read_page(page)
+            if self._expected is not None and file_digest(data) != self._expected.get(page):
+                return None
+            # Made in the shard's order, each folder just before its first page, as ever: the
+            # order Pagefind finds them in (it is part of the index) stays the same.
+            target = str(_target(Path(site), PurePosixPath(page)))
+            parent = os.path.dirname(target)
+            if parent not in folders:
+                os.makedirs(parent, exist_ok=True)
+                folders.add(parent)
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+        command = [*_pagefind_command(), "--site", site, "--output-path", f"{work}/index"]
+        with self._lock:
+            if self._stopped:
+                return None
+            try:
+                process = subprocess.Popen(
+                    [*command, "--silent"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                )
+            except OSError as exc:  # PAGEFIND_BINARY_PATH names no program, say
+                raise SearchIndexError(
+                    f"pagefind could not index the site: {command[0]}: {exc.strerror}"
+                ) from exc
+            self._processes.append(process)
+        return process
+
+
+def _pagefind_command() -> list[str]:
+    """How to run Pagefind: its binary itself, found as the pagefind package finds it
+    (PAGEFIND_BINARY_PATH first), rather than `python -m pagefind`, which starts a Python (about
+    0.15 s) only to hand over to the same binary."""
+    chosen = os.environ.get("PAGEFIND_BINARY_PATH")
+    return [chosen] if chosen else list(_installed_pagefind())
+
+
+@functools.cache
+def _installed_pagefind() -> tuple[str, ...]:
+    for package in ("pagefind_bin_extended", "pagefind_bin"):
+        try:
+            return (str(Path(importlib.import_module(package).get_executable()).absolute()),)
+        except (ImportError, OSError):
+            continue
+    for name in ("pagefind_extended", "pagefind"):
+        if found := shutil.which(name):
+            return (found,)
+    # Not found: `python -m pagefind` says why, as the error of the build.
+    return (sys.executable, "-m", "pagefind")
 
 
 def _swap(staging: Path, out_dir: Path) -> None:
@@ -178,7 +317,7 @@ def write_new_file(path: Path, data: bytes) -> bool:
     return True
 
 
-def replace_file(path: Path, data: bytes) -> None:
+def replace_file(path: Path, data: bytes | bytearray) -> None:
     """Write `path` whole (for `backpain-site schema`): readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.new-", dir=path.parent)
@@ -285,6 +424,46 @@ class Updated:
 _Wanted = dict[str, "bytes | FileRecord"]
 
 
+class StagedSite:
+    """A new site folder that pages are written into as they are rendered (render.PageSink),
+    so a cold build never holds every page in memory.
+
+    Nothing in it is seen until `update_site(..., staged=...)` publishes it, after the whole
+    build went clean; a build with any error (render's are known only at the end) discards it,
+    and the previous site stays as it was. The folder is new, so no file in it can be linked
+    from the live site: files are written in place.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir = out_dir.absolute()
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+        self.files: dict[str, FileRecord] = {}  # written so far, by site path
+        self._folders: set[str] = set()
+
+    def put(self, path: PurePosixPath, data: bytes) -> None:
+        self.note(path, self.write(path, data))
+
+    def write(self, path: PurePosixPath, data: bytes) -> FileRecord:
+        """Write one file (from any process: forked workers write the pages they render)."""
+        target = f"{self.folder}/{_relative(path)}"
+        parent = os.path.dirname(target)
+        if parent not in self._folders:
+            os.makedirs(parent, exist_ok=True)  # two workers may make one folder at once
+            self._folders.add(parent)
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return record_of(target, file_digest(data))
+
+    def note(self, path: PurePosixPath, record: FileRecord) -> None:
+        """Count a file `write` wrote as part of the site (in the build's own process)."""
+        self.files[_relative(path)] = record
+
+    def discard(self) -> None:
+        """Remove the folder (harmless once `update_site` has published it: it is gone)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def update_site(
     outputs: Mapping[PurePosixPath, bytes],
     kept: Mapping[str, FileRecord],
@@ -294,18 +473,25 @@ def update_site(
     *,
     intact: Mapping[str, FileRecord] | None = None,
     search_index: bool = False,
+    staged: StagedSite | None = None,
+    started: SearchIndexRun | None = None,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
 
     `live` and `spare` are the records the last build kept of the two folders, or None;
     `intact` the live files still as recorded (output_tree.check_tree), `kept` among them.
+    `staged`: files already written into a new folder (a cold build's pages), also published.
+    `started`: the search index of these outputs, begun earlier (start_search_index); used
+    where it indexed the pages wanted, cancelled otherwise.
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # Two builds into one folder at once would both work on the spare folder: one waits.
     with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _update_locked(outputs, kept, out_dir, live, spare, intact or {}, search_index)
+        return _update_locked(
+            outputs, kept, out_dir, live, spare, intact or {}, search_index, staged, started
+        )
 
 
 def _update_locked(
@@ -316,34 +502,57 @@ def _update_locked(
     spare: TreeRecord | None,
     intact: Mapping[str, FileRecord],
     search_index: bool,
+    staged: StagedSite | None = None,
+    started: SearchIndexRun | None = None,
 ) -> Updated:
     if live is not None and folder_identity(out_dir) != (live.device, live.inode):
         live = None
     fresh = not out_dir.exists()
-    if fresh:
+    staged_files = dict(staged.files) if staged is not None else {}
+    trusted: dict[str, FileRecord] | None
+    if staged is not None:
+        # The staged folder becomes the site: the files in it are what the build wrote there.
+        target, trusted, fresh = staged.folder, dict(staged_files), True
+    elif fresh:
         target = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
-        trusted: dict[str, FileRecord] | None = {}
+        trusted = {}
     else:
         target = spare_folder(out_dir)
         trusted = _trusted_files(target, spare, live) if target.is_dir() else {}
         target.mkdir(exist_ok=True)
+    pending = None
     try:
-        wanted: _Wanted = {**kept, **{_relative(path): data for path, data in outputs.items()}}
+        wanted: _Wanted = {**kept, **staged_files}
+        wanted.update({_relative(path): data for path, data in outputs.items()})
         wanted = _linked_where_same(wanted, intact)
+        # Pagefind starts on the pages as wanted, and runs while they are put in place.
+        if search_index:
+            read = _page_reader(wanted, target, out_dir, staged_files)
+            pending = _start_search_index(wanted, read, live, intact, started)
+        elif started is not None:
+            started.cancel()
         sync = _Sync(target, out_dir, trusted)
         sync.run(wanted, lambda path: not _in_search_index(path))
-        if search_index:
-            index = _search_index_files(target, sync.files, live, intact)
+        if pending is not None:
+            index = _join_search_index(pending)
             sync.run(_linked_where_same(index, intact), _in_search_index)
         os.chmod(target, 0o755)
         record = tree_record(target, sync.files)
     except BaseException:
+        if pending is not None:
+            pending.cancel()
+        if started is not None:
+            started.cancel()
         if fresh:
             shutil.rmtree(target, ignore_errors=True)
         raise
+    written = sync.written + len(staged_files)
+    if fresh and staged is not None and out_dir.exists():
+        _swap(target, out_dir)  # another build made the folder since this one began
+        return Updated(record, None, written)
     if fresh:
         target.rename(out_dir)
-        return Updated(record, None, sync.written)
+        return Updated(record, None, written)
     _exchange(target, out_dir)
     return Updated(record, live, sync.written)
 
@@ -472,10 +681,13 @@ class _Sync:
 
     def _prune(self, removed: Iterable[str], in_scope: Callable[[str], bool]) -> None:
         """Remove the folders left empty: those of removed files (or, unknown, all of them)."""
-        keep = folders_of(self.files)
         if self.trusted is not None:
-            candidates = folders_of(removed) - keep
+            # Only the removed files' folders: one that still holds a file is not removed
+            # (rmdir refuses), so the folders of every file kept (about 50 ms at 10,000
+            # studies, for each call) need not be worked out.
+            candidates = folders_of(removed)
         else:
+            keep = folders_of(self.files)
             candidates = set()
             for dirpath, _, _ in os.walk(self.folder):
                 relative = os.path.relpath(dirpath, self.folder)
@@ -487,25 +699,138 @@ class _Sync:
                     os.rmdir(f"{self.folder}/{relative}")
 
 
-def _search_index_files(
-    folder: Path,
-    files: Mapping[str, FileRecord],
+@dataclass(frozen=True)
+class SearchIndexRun:
+    """Pagefind started on the shards an edit changes before `update_site` is called for it
+    (start_search_index), so that it runs while the build checks the live folder and writes
+    the pages. Hand it to `update_site(..., started=...)`, which uses each run whose pages
+    turn out to be the ones wanted then and indexes the others itself; or `cancel()` it."""
+
+    stale: tuple[Shard, ...]  # the shards it indexes
+    pages: Mapping[str, bytes]  # the digest of every page it expects, by output path
+    runs: _PagefindRuns | None
+
+    def cancel(self) -> None:
+        if self.runs is not None:
+            self.runs.cancel()
+
+
+def start_search_index(
+    outputs: Mapping[PurePosixPath, bytes], out_dir: Path, live: TreeRecord | None
+) -> SearchIndexRun:
+    """Start indexing the shards whose pages `outputs` change in the site that `live` records
+    (the build's record of `out_dir`). The shards' other pages are read from `out_dir` and
+    checked against the record as they are read: a shard with a page that is not as recorded
+    is left to `update_site`, as is every shard that turns out to be wanted otherwise."""
+    out_dir = out_dir.absolute()
+    if live is None or folder_identity(out_dir) != (live.device, live.inode):
+        return SearchIndexRun((), {}, None)
+    given = {str(path): data for path, data in outputs.items() if indexed(str(path))}
+    before, index = _indexed_files(live)
+    pages = {**before, **{path: file_digest(data) for path, data in given.items()}}
+    stale = plan(pages, before, index, live.files).stale
+    base = str(out_dir)
+
+    def read(page: str) -> bytes:
+        return given[page] if page in given else Path(f"{base}/{page}").read_bytes()
+
+    return SearchIndexRun(stale, pages, _PagefindRuns(stale, read, pages) if stale else None)
+
+
+def _indexed_files(live: TreeRecord) -> tuple[dict[str, bytes], dict[str, FileRecord]]:
+    """The indexed pages of a site as recorded (their digests), and its search index files."""
+    pages: dict[str, bytes] = {}
+    index: dict[str, FileRecord] = {}
+    for path, record in live.files.items():
+        if indexed(path):
+            pages[path] = record.digest
+        elif _in_search_index(path):
+            index[path] = record
+    return pages, index
+
+
+@dataclass(frozen=True)
+class _PendingIndex:
+    planned: Plan
+    adopted: tuple[Shard, ...]  # indexed by a run begun before update_site (`early`)
+    early: _PagefindRuns | None
+    fresh: tuple[Shard, ...]  # indexed by `runs`
+    runs: _PagefindRuns | None
+    read_page: Callable[[str], bytes]
+
+    def cancel(self) -> None:
+        for runs in (self.early, self.runs):
+            if runs is not None:
+                runs.cancel()
+
+
+def _page_reader(
+    wanted: _Wanted, target: Path, live: Path, staged: Mapping[str, FileRecord]
+) -> Callable[[str], bytes]:
+    """A wanted page's bytes: in memory, or the file it is linked from (the live site's, or
+    the staged folder's for a page the build staged there)."""
+
+    def read(page: str) -> bytes:
+        source = wanted[page]
+        if isinstance(source, bytes):
+            return source
+        return Path(target if staged.get(page) is source else live, page).read_bytes()
+
+    return read
+
+
+def _start_search_index(
+    wanted: _Wanted,
+    read_page: Callable[[str], bytes],
     live: TreeRecord | None,
     intact: Mapping[str, FileRecord],
-) -> _Wanted:
-    """The search index for the pages now in `folder`: the live site's index files for every
-    shard whose pages did not change (and are intact), Pagefind's new ones for the others."""
-    pages = {p: r.digest for p, r in files.items() if indexed(p)}
-    before = None
-    index: dict[str, FileRecord] = {}
-    if live is not None:
-        before = {p: r.digest for p, r in live.files.items() if indexed(p)}
-        index = {p: r for p, r in live.files.items() if _in_search_index(p)}
+    started: SearchIndexRun | None,
+) -> _PendingIndex:
+    """Plan the search index of the `wanted` pages and start Pagefind on the shards that need
+    it (the others are the live site's, carried over), taking over the runs of `started` when
+    they index exactly the pages wanted."""
+    pages = {
+        p: s.digest if isinstance(s, FileRecord) else file_digest(s)
+        for p, s in wanted.items()
+        if indexed(p)
+    }
+    before, index = _indexed_files(live) if live is not None else (None, {})
     planned = plan(pages, before, index, intact)
-    base = str(folder)
-    made = _run_pagefind(planned.stale, lambda page: Path(f"{base}/{page}").read_bytes())
-    wanted: _Wanted = {**planned.carried, **made}
-    wanted[MANIFEST] = planned.manifest
+    stale = {s.number: s for s in planned.stale}
+    adopted: tuple[Shard, ...] = ()
+    if started is not None and started.runs is not None:
+        if all(
+            s.number in stale
+            and stale[s.number].pages == s.pages
+            and all(started.pages.get(p) == pages[p] for p in s.pages)
+            for s in started.stale
+        ):
+            adopted = tuple(stale[s.number] for s in started.stale)
+        else:
+            started.cancel()
+    taken = {s.number for s in adopted}
+    fresh = tuple(s for s in planned.stale if s.number not in taken)
+    runs = _PagefindRuns(fresh, read_page) if fresh else None
+    early = started.runs if adopted and started is not None else None
+    return _PendingIndex(planned, adopted, early, fresh, runs, read_page)
+
+
+def _join_search_index(pending: _PendingIndex) -> _Wanted:
+    """Wait for Pagefind: the index files wanted, the carried-over shards' as the live site
+    has them (linked) and the others' as Pagefind made them."""
+    made: dict[str, bytes] = {}
+    again: list[Shard] = []
+    for shards, runs in ((pending.adopted, pending.early), (pending.fresh, pending.runs)):
+        found = runs.result() if runs is not None else {}
+        for shard in shards:
+            if shard.number in found:
+                made.update(bundle_files(shard, found[shard.number]))
+            else:  # a page read otherwise than the record said: indexed again as it is
+                again.append(shard)
+    if again:
+        made.update(_run_pagefind(again, pending.read_page))
+    wanted: _Wanted = {**pending.planned.carried, **made}
+    wanted[MANIFEST] = pending.planned.manifest
     return wanted
 
 

@@ -1,0 +1,100 @@
+"""Work shared between forked copies of this process, merged back in its own order.
+
+Input: a function of an item's index, how many items there are, and how many processes to use.
+Output: the function's result for every index, in index order, exactly as one process would
+have made them one after the other (and made here, one after the other, when forking is not
+possible or not worth it). Used to render pages on every core once the site is resolved:
+a forked worker starts with everything the parent holds (the resolved site, the templates), so
+nothing but each page's small result is sent between processes.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Below this many items one process is quicker: starting and joining workers costs ~30 ms.
+MIN_ITEMS = 200
+# Items a worker takes at a time: small enough that two workers finish together (pages differ in
+# size), large enough that sending results back is a small share of the work.
+CHUNK = 32
+
+# The work of the map now running: set before the workers are forked, so they inherit it
+# rather than receive it (it closes over the whole resolved site).
+_work: Callable[[int], Any] | None = None
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Forking is safe only while no other thread runs (the live preview's server does)."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _run_chunk(bounds: tuple[int, int]) -> list[Any]:
+    work = _work
+    assert work is not None  # set by forked_map before the fork
+    return [work(index) for index in range(*bounds)]
+
+
+@contextmanager
+def _inherited(work: Callable[[int], Any]) -> Iterator[None]:
+    global _work
+    _work = work
+    # Objects that exist before the fork are never collected in the workers: frozen, the cycle
+    # collector leaves them alone, and the workers do not copy every page of memory it touches.
+    gc.freeze()
+    try:
+        yield
+    finally:
+        _work = None
+        gc.unfreeze()
+
+
+def forked_map(
+    work: Callable[[int], T],
+    count: int,
+    processes: int,
+    idle: Callable[[], bool] | None = None,
+) -> Generator[T, None, None]:
+    """`work(0), ..., work(count - 1)` in index order, computed by `processes` forked workers
+    (or here, one after the other, when forking is not possible or not worth it).
+
+    `work` must depend only on what exists when the first result is asked for and on its index,
+    and must not change anything the caller keeps (a worker's changes stay in the worker): its
+    results are all that come back. They arrive as the workers make them, a chunk at a time.
+    While no result is ready, this process calls `idle()` (other work of its own) until it
+    returns False. A worker that dies (killed for memory, say) raises BrokenProcessPool here
+    rather than leaving the build waiting for it.
+    """
+    if processes < 2 or count < MIN_ITEMS or not can_fork():
+        for index in range(count):
+            yield work(index)
+        return
+    bounds = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
+    with _inherited(work):
+        context = multiprocessing.get_context("fork")
+        pool = ProcessPoolExecutor(min(processes, len(bounds)), mp_context=context)
+        try:
+            chunks = [pool.submit(_run_chunk, chunk) for chunk in bounds]
+            busy = idle is not None
+            for chunk in chunks:
+                while busy and not chunk.done():
+                    busy = idle is not None and idle()
+                yield from chunk.result()
+        finally:
+            # Stopped early (an error, or Ctrl-C): no worker goes on working for nobody.
+            pool.shutdown(wait=True, cancel_futures=True)

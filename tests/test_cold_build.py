@@ -1,0 +1,146 @@
+"""A cold build: pages rendered on every core (forked.py) and handed to the writer as they are
+made (writer.StagedSite), the same site byte for byte, and nothing left behind on an error."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import threading
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from backpain_site import forked
+from backpain_site.build import build
+from backpain_site.cache import Memo, Packed, decode_shard, encode_shard
+from backpain_site.incremental import BuildCache
+from backpain_site.problems import Problem, Severity
+from test_incremental import TODAY, tree
+
+STUDIES = 200  # 424 pages: enough for the pages to be rendered by forked workers
+
+
+@pytest.fixture
+def project(generated: Path, tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "project"
+    shutil.copytree(generated, root)
+    yield root
+
+
+def _square_and_pid(index: int) -> tuple[int, int]:
+    return index * index, os.getpid()
+
+
+def test_forked_map_gives_every_result_in_order_from_other_processes() -> None:
+    count = forked.MIN_ITEMS + 3 * forked.CHUNK + 5
+    results = list(forked.forked_map(_square_and_pid, count, 2))
+    assert [square for square, _ in results] == [i * i for i in range(count)]
+    assert os.getpid() not in {pid for _, pid in results}
+
+
+def test_forked_map_does_its_own_work_while_it_waits() -> None:
+    left = list(range(10_000))
+
+    def idle() -> bool:
+        left.pop()
+        return bool(left)
+
+    count = forked.MIN_ITEMS * 2
+    assert [s for s, _ in forked.forked_map(_square_and_pid, count, 2, idle)] == [
+        i * i for i in range(count)
+    ]
+    assert len(left) < 10_000  # called at least once; how often depends on the workers' pace
+
+
+def _dies_at_seven(index: int) -> int:
+    if index == 7:
+        os._exit(9)  # as a worker killed for memory would
+    return index
+
+
+def test_a_worker_that_dies_is_an_error_not_a_wait() -> None:
+    with pytest.raises(BrokenProcessPool):
+        list(forked.forked_map(_dies_at_seven, forked.MIN_ITEMS, 2))
+
+
+def test_forked_map_runs_here_when_forking_is_not_safe_or_not_worth_it() -> None:
+    few = list(forked.forked_map(_square_and_pid, forked.MIN_ITEMS - 1, 2))
+    assert {pid for _, pid in few} == {os.getpid()}
+    one_core = list(forked.forked_map(_square_and_pid, forked.MIN_ITEMS, 1))
+    assert {pid for _, pid in one_core} == {os.getpid()}
+    # Another thread running (as in the live preview's server): forking could copy a held lock.
+    stop = threading.Event()
+    server = threading.Thread(target=stop.wait)
+    server.start()
+    try:
+        threaded = list(forked.forked_map(_square_and_pid, forked.MIN_ITEMS, 2))
+    finally:
+        stop.set()
+        server.join()
+    assert [s for s, _ in threaded] == [i * i for i in range(forked.MIN_ITEMS)]
+    assert {pid for _, pid in threaded} == {os.getpid()}
+
+
+def test_a_cold_build_streams_its_pages_and_makes_the_same_site(
+    project: Path, tmp_path: Path
+) -> None:
+    plain = build(project, tmp_path / "plain", today=TODAY)  # every page held, then written
+    streamed = build(project, project / "_site", today=TODAY, cache=BuildCache.for_project(project))
+    assert streamed.ok and plain.ok, (streamed.problems, plain.problems)
+    built, expected = tree(project / "_site"), tree(tmp_path / "plain")
+    assert sorted(built) == sorted(expected)
+    assert any(name.startswith("pagefind/") for name in built)
+    assert [name for name in sorted(built) if built[name] != expected[name]] == []
+    # The pages went to the writer as they were rendered: the result does not hold them.
+    assert [p for p in streamed.outputs if p.suffix == ".html"] == []
+    assert (streamed.pages, streamed.files) == (plain.pages, plain.files) == (424, 1083)
+    assert streamed.changed == len(streamed.paths) + len(
+        [name for name in built if name.startswith("pagefind/")]
+    )
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith(".")) == [
+        "._site.lock",
+        ".cache",
+    ]
+
+
+def test_a_template_error_in_a_cold_build_leaves_nothing_behind(project: Path) -> None:
+    page = project / "templates" / "404.html"
+    page.write_text(
+        page.read_text(encoding="utf-8").replace("{% block main %}", "{% block main %}{{ nah }}"),
+        encoding="utf-8",
+    )
+    result = build(project, project / "_site", today=TODAY, cache=BuildCache.for_project(project))
+    # Rendered by a forked worker, reported as one process reports it (Jinja gives no line for
+    # an undefined name: it is found while rendering, not while compiling).
+    assert result.problems == [
+        Problem(
+            "templates/404.html",
+            0,
+            "template error while rendering /404.html: 'nah' is undefined",
+            Severity.ERROR,
+        )
+    ]
+    assert not result.written
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith((".", "_"))) == [".cache"]
+
+
+def test_packed_results_read_back_equal_and_stay_packed_when_saved() -> None:
+    memo = Memo()
+    sentences = [("content/studies/a.md", 3, "One sentence."), ("content/studies/a.md", 4, "Two.")]
+    key = bytes(16)
+    assert memo.get("readability", key, lambda: sentences) == sentences
+    memo.pack("readability")
+    stored = memo.used()["readability"][key]
+    assert isinstance(stored, Packed)
+    assert pickle.loads(stored.data) == sentences
+    assert memo.get("readability", key, lambda: []) == sentences  # not computed again
+    # Saved and read back (cache.py's shard format), it is still packed, and reads the same.
+    secret = b"s" * 32
+    entries = decode_shard(encode_shard("v", memo.used()["readability"], secret), "v", secret)
+    assert entries is not None and isinstance(entries[key], Packed)
+    later = Memo({"readability": entries})
+    assert later.get("readability", key, lambda: []) == sentences
+    assert later.hits == 1
