@@ -16,7 +16,8 @@ static files) is built, in each run, in this order:
 Each build runs as `python3 -m backpain_site build` in its own process; the table gives the
 median wall time of the runs, the peak resident memory of the largest process of the build
 (the build or one of its workers, from `wait4`), the peak of all its processes together
-(sampled from /proc every 20 ms; shared pages are counted in each process), and pages written
+(their proportional set size, PSS, sampled from /proc every 20 ms: memory a forked worker
+shares with the build is counted once), and pages written
 per second. Nothing here is needed to build the site.
 """
 
@@ -56,7 +57,7 @@ class Measure:
     step: str
     seconds: float
     max_rss_mb: float  # largest single process
-    tree_rss_mb: float  # all processes of the build together, sampled
+    tree_rss_mb: float  # all processes of the build together (PSS), sampled
     pages: int
     output: str
 
@@ -93,30 +94,37 @@ def _machine() -> dict[str, str]:
 
 
 def _tree_rss(root_pid: int) -> int:
-    """Resident bytes of `root_pid` and all its descendants, from /proc."""
+    """Proportional set size (PSS) of `root_pid` and all its descendants, from /proc: memory
+    that forked workers share with the build is counted once, not once per process."""
     parents: dict[int, int] = {}
-    sizes: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            statm = Path(f"/proc/{entry}/statm").read_text()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        parents[int(entry)] = int(fields[1])
-        sizes[int(entry)] = int(statm.split()[1]) * page
-    total, stack = 0, [root_pid]
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
     children: dict[int, list[int]] = {}
     for pid, parent in parents.items():
         children.setdefault(parent, []).append(pid)
+    total, stack = 0, [root_pid]
     while stack:
         pid = stack.pop()
-        total += sizes.get(pid, 0)
+        total += _pss(pid)
         stack.extend(children.get(pid, ()))
     return total
+
+
+def _pss(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def run_build(project: Path, step: str, code: Path) -> Measure:
@@ -227,7 +235,7 @@ def _median(values: list[float]) -> float:
 
 def table(results: dict[int, dict[str, list[Measure]]]) -> str:
     lines = [
-        "| studies | build | median time | runs (s) | peak RSS, largest process | peak RSS, "
+        "| studies | build | median time | runs (s) | peak RSS, largest process | peak PSS, "
         "all processes | pages/s |",
         "|---:|---|---:|---|---:|---:|---:|",
     ]
@@ -258,10 +266,15 @@ def verdicts(results: dict[int, dict[str, list[Measure]]]) -> list[str]:
                 f"- {step} at 10,000: {seconds:.2f} s (target {limit:g} s): "
                 + ("met" if seconds <= limit else "NOT met")
             )
-        peak = max(_median([m.max_rss_mb for m in big[s]]) for s in STEPS if big[s])
+        peak = max(
+            max(_median([m.max_rss_mb for m in big[s]]), _median([m.tree_rss_mb for m in big[s]]))
+            for s in STEPS
+            if big[s]
+        )
         found.append(
-            f"- peak memory at 10,000 (largest process): {peak:.0f} MB "
-            f"(target {MEMORY_TARGET_MB} MB): " + ("met" if peak <= MEMORY_TARGET_MB else "NOT met")
+            f"- peak memory at 10,000 (largest process or all processes, whichever is more): "
+            f"{peak:.0f} MB (target {MEMORY_TARGET_MB} MB): "
+            + ("met" if peak <= MEMORY_TARGET_MB else "NOT met")
         )
     small = results.get(1_000)
     if big and small:

@@ -63,7 +63,8 @@ def main() -> None:
         (build_module, "resolve", "resolve"),
         (build_module, "check_readability", "reading grades"),
         (build_module, "render", "render"),
-        (writer, "_index_for_search", "search index (Pagefind)"),
+        (build_module, "edit_build", "fast edit path (None: not taken) incl. its write"),
+        (writer, "_join_search_index", "waiting for the search index (Pagefind runs alongside)"),
         (incremental, "update_site", "write (incl. search index)"),
     ):
         _timed(module, name, label)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -34,36 +36,75 @@ def _square_and_pid(index: int) -> tuple[int, int]:
     return index * index, os.getpid()
 
 
+def in_a_fresh_process(code: str) -> None:
+    """Run `code` in a new Python process: forking needs a process in which no other thread
+    runs, and earlier tests (the browser tests' servers) leave threads in this one."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_forked_map_gives_every_result_in_order_from_other_processes() -> None:
-    count = forked.MIN_ITEMS + 3 * forked.CHUNK + 5
-    results = list(forked.forked_map(_square_and_pid, count, 2))
-    assert [square for square, _ in results] == [i * i for i in range(count)]
-    assert os.getpid() not in {pid for _, pid in results}
+    in_a_fresh_process(
+        """
+        import os
+        from backpain_site import forked
+
+        def square_and_pid(index):
+            return index * index, os.getpid()
+
+        count = forked.MIN_ITEMS + 3 * forked.CHUNK + 5
+        results = list(forked.forked_map(square_and_pid, count, 2))
+        assert [square for square, _ in results] == [i * i for i in range(count)]
+        assert os.getpid() not in {pid for _, pid in results}
+        """
+    )
 
 
 def test_forked_map_does_its_own_work_while_it_waits() -> None:
-    left = list(range(10_000))
+    in_a_fresh_process(
+        """
+        import os
+        from backpain_site import forked
 
-    def idle() -> bool:
-        left.pop()
-        return bool(left)
+        def square_and_pid(index):
+            return index * index, os.getpid()
 
-    count = forked.MIN_ITEMS * 2
-    assert [s for s, _ in forked.forked_map(_square_and_pid, count, 2, idle)] == [
-        i * i for i in range(count)
-    ]
-    assert len(left) < 10_000  # called at least once; how often depends on the workers' pace
+        left = list(range(10_000))
 
+        def idle():
+            left.pop()
+            return bool(left)
 
-def _dies_at_seven(index: int) -> int:
-    if index == 7:
-        os._exit(9)  # as a worker killed for memory would
-    return index
+        count = forked.MIN_ITEMS * 2
+        results = forked.forked_map(square_and_pid, count, 2, idle)
+        assert [s for s, _ in results] == [i * i for i in range(count)]
+        assert len(left) < 10_000  # called at least once; how often depends on the workers
+        """
+    )
 
 
 def test_a_worker_that_dies_is_an_error_not_a_wait() -> None:
-    with pytest.raises(BrokenProcessPool):
-        list(forked.forked_map(_dies_at_seven, forked.MIN_ITEMS, 2))
+    in_a_fresh_process(
+        """
+        import os
+        from concurrent.futures.process import BrokenProcessPool
+        from backpain_site import forked
+
+        def dies_at_seven(index):
+            if index == 7:
+                os._exit(9)  # as a worker killed for memory would
+            return index
+
+        try:
+            list(forked.forked_map(dies_at_seven, forked.MIN_ITEMS, 2))
+        except BrokenProcessPool:
+            pass
+        else:
+            raise AssertionError("no BrokenProcessPool")
+        """
+    )
 
 
 def test_forked_map_runs_here_when_forking_is_not_safe_or_not_worth_it() -> None:

@@ -76,15 +76,15 @@ def _tree_from_columns(
     values.frombytes(numbers)
     folder_times = array("q")
     folder_times.frombytes(times)
-    files = {
-        path: FileRecord(
-            digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE],
-            values[3 * i],
-            values[3 * i + 1],
-            values[3 * i + 2],
-        )
-        for i, path in enumerate(paths)
-    }
+    cut = range(0, len(digests), DIGEST_SIZE)
+    records = zip(
+        [digests[i : i + DIGEST_SIZE] for i in cut],
+        values[0::3],
+        values[1::3],
+        values[2::3],
+        strict=True,
+    )
+    files = dict(zip(paths, map(FileRecord._make, records), strict=True))
     return TreeRecord(device, inode, files, dict(zip(folders, folder_times, strict=True)))
 
 
