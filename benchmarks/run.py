@@ -16,7 +16,7 @@ static files) is built, in each run, in this order:
 Each build runs as `python3 -m backpain_site build` in its own process; the table gives the
 median wall time of the runs, the peak resident memory of the largest process of the build
 (the build or one of its workers, from `wait4`), the peak of all its processes together
-(their proportional set size, PSS, sampled from /proc every 20 ms: memory a forked worker
+(their proportional set size, PSS, sampled from /proc every 250 ms: memory a forked worker
 shares with the build is counted once), and pages written
 per second. Nothing here is needed to build the site.
 """
@@ -49,6 +49,7 @@ TARGETS = {  # at N = 10,000 (issue 7)
     "study edited": 1.5,
 }
 MEMORY_TARGET_MB = 400
+PSS_EVERY_SECONDS = 0.25
 LINEAR_TARGET = 11.0
 
 
@@ -139,7 +140,9 @@ def run_build(project: Path, step: str, code: Path) -> Measure:
         nonlocal peak_tree
         while not done.is_set():
             peak_tree = max(peak_tree, _tree_rss(process.pid))
-            done.wait(0.02)
+            # Reading PSS walks each process's page tables: every 20 ms it took 40% of a core
+            # from the build being measured; every 250 ms it costs a few per cent.
+            done.wait(PSS_EVERY_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
