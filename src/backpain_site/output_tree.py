@@ -13,7 +13,7 @@ import hashlib
 import os
 import posixpath
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -72,20 +72,45 @@ def _tree_from_columns(
     folders: tuple[str, ...],
     times: bytes,
 ) -> TreeRecord:
-    values = array("q")
-    values.frombytes(numbers)
     folder_times = array("q")
     folder_times.frombytes(times)
-    cut = range(0, len(digests), DIGEST_SIZE)
-    records = zip(
-        [digests[i : i + DIGEST_SIZE] for i in cut],
-        values[0::3],
-        values[1::3],
-        values[2::3],
-        strict=True,
-    )
-    files = dict(zip(paths, map(FileRecord._make, records), strict=True))
+    files = _ColumnFiles(paths, digests, numbers)
     return TreeRecord(device, inode, files, dict(zip(folders, folder_times, strict=True)))
+
+
+class _ColumnFiles(Mapping[str, FileRecord]):
+    """A tree record's files as read back: made into records when first asked for (a build
+    with nothing to do reads the live site's record, never the previous site's)."""
+
+    def __init__(self, paths: tuple[str, ...], digests: bytes, numbers: bytes) -> None:
+        self._columns: tuple[tuple[str, ...], bytes, bytes] | None = (paths, digests, numbers)
+        self._files: dict[str, FileRecord] = {}
+
+    def _made(self) -> dict[str, FileRecord]:
+        if self._columns is not None:
+            paths, digests, numbers = self._columns
+            values = array("q")
+            values.frombytes(numbers)
+            cut = range(0, len(digests), DIGEST_SIZE)
+            records = zip(
+                [digests[i : i + DIGEST_SIZE] for i in cut],
+                values[0::3],
+                values[1::3],
+                values[2::3],
+                strict=True,
+            )
+            self._files = dict(zip(paths, map(FileRecord._make, records), strict=True))
+            self._columns = None
+        return self._files
+
+    def __getitem__(self, path: str) -> FileRecord:
+        return self._made()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._columns[0]) if self._columns is not None else len(self._files)
 
 
 @dataclass(frozen=True)
