@@ -7,6 +7,7 @@ whose bytes did not change are left alone on disk (same inode: not written again
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ from backpain_site.build import build
 from backpain_site.page_memo import Fingerprints
 from backpain_site.preview import Fingerprints as PolledInputs
 from backpain_site.preview import input_files
-from backpain_site.serve import Preview
+from backpain_site.serve import QUICK_SETTLE_SECONDS, Preview
 
 from conftest import REPO
 
@@ -236,3 +237,37 @@ def test_polled_stats_are_those_of_every_input_file(tmp_path: Path) -> None:
     assert sorted(stats) == sorted(input_files(root))
     target = os.stat(root / "elsewhere/c.md")
     assert stats["content/linked.md"] == (target.st_mtime_ns, target.st_size, target.st_ino)
+
+
+def test_a_save_of_one_file_is_built_once_that_file_is_quiet(preview: Preview) -> None:
+    """The first tick that sees a small save checks its files again a moment later, instead of
+    waiting for a whole second tick; a file still being written waits for the ticks."""
+    page = preview.out / "studies" / study_slug(5) / "index.html"
+    source = preview.root / "content" / "studies" / f"{study_slug(5)}.md"
+
+    async def saved_once() -> None:
+        preview.poll()  # nothing changed since the first build
+        edit(source, "## What it means for you\n", "## What it means for you\n\nSaved once.\n")
+        preview.poll()  # sees the save; no second tick follows in this test
+        assert not preview.building
+        await asyncio.sleep(QUICK_SETTLE_SECONDS * 10)
+        assert preview._task is not None  # built with no second tick
+        await preview._task
+
+    asyncio.run(saved_once())
+    assert "Saved once." in page.read_text(encoding="utf-8")
+
+    async def still_being_written() -> None:
+        done = preview._task
+        edit(source, "Saved once.", "Saved twice.")
+        preview.poll()
+        edit(source, "Saved twice.", "Saved three times, the last one longer.")
+        await asyncio.sleep(QUICK_SETTLE_SECONDS * 10)
+        assert preview._task is done  # the file changed since the tick: not built yet
+        preview.poll()  # the next tick sees the newest bytes, and the one after settles them
+        preview.poll()
+        assert preview._task is not done and preview._task is not None
+        await preview._task
+
+    asyncio.run(still_being_written())
+    assert "Saved three times, the last one longer." in page.read_text(encoding="utf-8")
