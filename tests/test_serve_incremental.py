@@ -12,7 +12,8 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,24 @@ def test_polled_stats_are_those_of_every_input_file(tmp_path: Path) -> None:
     assert stats["content/linked.md"] == (target.st_mtime_ns, target.st_size, target.st_ino)
 
 
+def in_a_loop_of_its_own(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `work` in a new event loop on a thread of its own (as the server runs the preview):
+    earlier tests (the browser tests) can leave an event loop running on this thread."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(work())
+        except BaseException as exc:  # handed to the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
 def test_a_save_of_one_file_is_built_once_that_file_is_quiet(preview: Preview) -> None:
     """The first tick that sees a small save checks its files again a moment later, instead of
     waiting for a whole second tick; a file still being written waits for the ticks."""
@@ -254,7 +273,7 @@ def test_a_save_of_one_file_is_built_once_that_file_is_quiet(preview: Preview) -
         assert preview._task is not None  # built with no second tick
         await preview._task
 
-    asyncio.run(saved_once())
+    in_a_loop_of_its_own(saved_once)
     assert "Saved once." in page.read_text(encoding="utf-8")
 
     async def still_being_written() -> None:
@@ -269,5 +288,5 @@ def test_a_save_of_one_file_is_built_once_that_file_is_quiet(preview: Preview) -
         assert preview._task is not done and preview._task is not None
         await preview._task
 
-    asyncio.run(still_being_written())
+    in_a_loop_of_its_own(still_being_written)
     assert "Saved three times, the last one longer." in page.read_text(encoding="utf-8")
