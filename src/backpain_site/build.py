@@ -44,9 +44,12 @@ class BuildResult:
     reading_grades: tuple[PageGrade, ...] = ()
     paths: tuple[str, ...] = ()  # every file of the site (posix paths), for a cached build
     changed: int | None = None  # files a cached build wrote (the others were already there)
-    # Made by the fast edit path (edit_path.py): only the `edited` study pages were rendered.
-    fast_edit: bool = False
+    # Made by the fast edit path (edit_path.py): only these study pages were rendered.
     edited: frozenset[PurePosixPath] = frozenset()
+
+    @property
+    def fast_edit(self) -> bool:
+        return bool(self.edited)
 
     @property
     def ok(self) -> bool:
@@ -105,7 +108,6 @@ def build(
                 last.reading_grades,
                 last.paths if not errors_in(found_problems) else (),
                 written,
-                fast_edit=True,
                 edited=frozenset(edited_pages),
             )
     memo = cache.read_memo() if cache is not None else NO_MEMO
@@ -169,7 +171,9 @@ def build(
     # A check (no output folder) reads the cache but never writes it: it writes nothing at all.
     summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
     # What the fast edit path needs of this build (edit_snapshot.py), after a clean one.
-    snapshot = take(resolved, options) if resolved is not None and cache and clean else None
+    # A check (no output folder, a cache on disk) keeps nothing, so it takes no snapshot.
+    kept = cache is not None and (out_dir is not None or cache.disk is None)
+    snapshot = take(resolved, options) if resolved is not None and kept and clean else None
     if snapshot is not None and site is not None and cache is not None and cache.disk is not None:
         # Compiled for the next process's fast edit (the preview keeps its own environment).
         snapshot[TEMPLATES] = compile_templates(site.templates_dir)

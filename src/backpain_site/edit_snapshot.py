@@ -62,7 +62,6 @@ def without_text(study: Study) -> Study:
 def take(resolved: ResolvedSite, options: object) -> dict[str, Any]:
     """The snapshot of a clean build, as named entries (a pack's, or kept in memory)."""
     site = resolved.site
-    by_key = {r.key: r for r in site.references}
     labels = {key: f.in_text for key, f in resolved.formatted.items() if f.in_text}
     entries: dict[str, Any] = {
         BASE: EditBase(
@@ -72,7 +71,7 @@ def take(resolved: ResolvedSite, options: object) -> dict[str, Any]:
             site.pages,
             resolved.marks,
             site.templates_dir,
-            tuple(by_key),
+            tuple(r.key for r in site.references),
             frozenset(internal_paths(site, resolved.urls)),
         ),
     }

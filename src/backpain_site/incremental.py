@@ -133,7 +133,7 @@ def scan_inputs(
     else:
         files = [(os.path.join(root, relative), relative) for relative in listed]
     for path, relative in files:
-        if listed is not None and relative in listed:
+        if listed is not None:
             mtime_ns, size, inode = listed[relative]
         else:
             try:

@@ -86,9 +86,12 @@ def _format_date(value: dt.date) -> str:
     return f"{value.day} {value.strftime('%B')} {value.year}"
 
 
-def _environment(templates_dir: str) -> jinja2.Environment:
+def _environment(
+    templates_dir: str, compiled: jinja2.BytecodeCache | None = None
+) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
+        bytecode_cache=compiled,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -419,18 +422,15 @@ def environment(
     """The build's Jinja environment (one per build: templates cannot change under it), with
     the `compiled` templates of `compile_templates` (the fast edit path: compiling the
     templates would take a tenth of a second of its time)."""
-    env = _environment(templates_dir)
-    if compiled is not None:
-        env.bytecode_cache = CompiledTemplates(compiled)
-    return env
+    cache = CompiledTemplates(compiled) if compiled is not None else None
+    return _environment(templates_dir, cache)
 
 
 def compile_templates(templates_dir: str) -> dict[str, bytes]:
     """Every template of `templates_dir`, compiled (a template with errors is left out: a
     build that uses it reports it)."""
     code = CompiledTemplates()
-    env = _environment(templates_dir)
-    env.bytecode_cache = code
+    env = _environment(templates_dir, code)
     for name in env.list_templates():
         with contextlib.suppress(jinja2.TemplateError, UnicodeDecodeError, OSError):
             env.get_template(name)
