@@ -13,13 +13,15 @@ from pathlib import Path
 
 from .build import build
 from .incremental import BuildCache
-from .new import KINDS, new_file
 from .problems import Problem, errors_in, warnings_in
 from .progress import Progress
 from .readability import grade_lines, grade_summary
 from .report import FORMATS, draft_lines, github_lines, json_text, summary
-from .schema_export import write_schemas
 from .writer import discard_stdout
+
+# The kinds of file `new` starts (new.KINDS), named here so that the parser does not import
+# `new`, and with it every stage: a build with nothing to do needs none of them.
+NEW_KINDS = ("study", "condition", "page", "claim")
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141
@@ -84,7 +86,7 @@ def _editor_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     serve.add_argument("--drafts", action="store_true", help="show draft studies too")
     new = commands.add_parser("new", help="start a new study, condition, page or claim file")
-    new.add_argument("kind", choices=list(KINDS))
+    new.add_argument("kind", choices=list(NEW_KINDS))
     new.add_argument("slug", help="the file name without .md, e.g. smith-2020-acupuncture-trial")
     new.add_argument("--reference", metavar="KEY", help="BibTeX key of the source (study, claim)")
     new.add_argument("--source", type=Path, default=Path("."), help=source_help)
@@ -137,8 +139,12 @@ def _run(argv: Sequence[str] | None) -> int:
 
         return serve(source, host=args.host, port=args.port, drafts=args.drafts)
     if args.command == "new":
+        from .new import new_file
+
         return new_file(source, args.kind, args.slug, reference=args.reference)
     if args.command == "schema":
+        from .schema_export import write_schemas
+
         return write_schemas(args.out if args.out is not None else source / "schemas")
     out = None
     if args.command == "build":

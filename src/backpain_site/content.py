@@ -10,9 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from .bibliography import Reference
-from .schema import Validated
+if TYPE_CHECKING:
+    # Only named in annotations: the build's record holds the site's settings (these classes),
+    # and a build that finds nothing changed reads them back without importing BibTeX or YAML.
+    from .bibliography import Reference
+    from .schema import Validated
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class SiteConfig:
 
     @classmethod
     def from_validated(cls, path: str, v: Validated) -> SiteConfig:
+        from .schema import Validated  # see the imports above
+
         values = v.values
         editors = tuple(
             Editor(e.values["name"], e.values["role"])
@@ -197,6 +203,8 @@ def _review(v: Validated) -> ReviewDates:
 
 
 def condition_from(source: Source) -> Condition:
+    from .schema import Validated  # see the imports above
+
     v = source.meta.values
     findings = tuple(
         Finding(

@@ -23,15 +23,11 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import CACHE_FOLDER, CacheFolder, Memo, code_version, digest
-from .content import Site
-from .edit_snapshot import EditSnapshot
 from .output_tree import TreeCheck, TreeRecord, check_tree, file_digest
-from .page_memo import Fingerprints, PageMemo
 from .problems import Problem
-from .readability import PageGrade
 from .search_index import INDEX_FOLDER
 from .writer import (
     StagedSite,
@@ -41,6 +37,13 @@ from .writer import (
     start_search_index,
     update_site,
 )
+
+if TYPE_CHECKING:
+    # Imported where used: a build that finds nothing changed needs none of these modules.
+    from .content import Site
+    from .edit_snapshot import EditSnapshot
+    from .page_memo import Fingerprints, PageMemo
+    from .readability import PageGrade
 
 INPUT_FOLDERS = ("content", "templates", "static")
 RACY_NS = 2_000_000_000
@@ -77,6 +80,25 @@ class Summary:
     reading_grades: tuple[PageGrade, ...]
     site: Site | None  # settings and drafts only: what the report needs, not the whole site
     paths: tuple[str, ...]  # every file of the site (not the search index)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """The reading grades pickled as plain rows (readability.grade_rows): a fast edit
+        writes the record again, and the last thing it does is that."""
+        from .readability import grade_rows
+
+        rows = grade_rows(self.reading_grades)
+        return (_summary, (self.problems, rows, self.site, self.paths))
+
+
+def _summary(
+    problems: tuple[Problem, ...],
+    rows: tuple[tuple[Any, ...], ...],
+    site: Site | None,
+    paths: tuple[str, ...],
+) -> Summary:
+    from .readability import grades_of
+
+    return Summary(problems, grades_of(rows), site, paths)
 
 
 @dataclass(frozen=True)
@@ -257,6 +279,8 @@ class BuildCache:
 
     def page_memo(self, out_dir: Path | None, progress: Callable[[], None] | None) -> PageMemo:
         """Decides which pages to keep: only those intact in the output folder as recorded."""
+        from .page_memo import Fingerprints, PageMemo
+
         templates = sorted(
             (name, r.digest) for name, r in self._inputs.items() if name.startswith("templates")
         )
@@ -271,7 +295,8 @@ class BuildCache:
             self._live = None
             return PageMemo(global_key, {}, frozenset(), progress)
         self._live = check_tree(out_dir, record.live)
-        return PageMemo(global_key, record.pages, self._live.intact.keys(), progress)
+        intact = self._live.intact
+        return PageMemo(global_key, record.pages, intact.keys(), progress, live=intact)
 
     def write(
         self,
@@ -356,6 +381,8 @@ class BuildCache:
     def edit_snapshot(self, options: Options) -> EditSnapshot | None:
         """The last clean build's snapshot, if it was made with these options and belongs to
         the record (or the preview's last build); None otherwise."""
+        from .edit_snapshot import EditSnapshot
+
         if self.disk is None:
             if self._served is None or self._snapshot is None:
                 return None

@@ -13,7 +13,7 @@ import hashlib
 import os
 import posixpath
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,25 +42,57 @@ class TreeRecord:
     folders: Mapping[str, int]
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickled as columns (names, one string of digests, one array of numbers): a site of
+        """Pickled as columns (names, one string of digests, one array per number): a site of
         50,000 files reads back in a tenth of the time, and every build after the first
-        starts by reading this record."""
-        records = list(self.files.values())
-        if any(len(r.digest) != DIGEST_SIZE for r in records):
+        starts by reading this record (and every edit writes it again)."""
+        columns = (
+            self.files.columns()
+            if isinstance(self.files, _ColumnFiles)
+            else _columns_of(self.files)
+        )
+        if columns is None:
             return (TreeRecord, (self.device, self.inode, dict(self.files), dict(self.folders)))
-        numbers = array("q", [n for r in records for n in (r.size, r.mtime_ns, r.inode)])
+        paths, digests, sizes, mtimes, inodes = columns
         return (
             _tree_from_columns,
             (
                 self.device,
                 self.inode,
-                tuple(self.files),
-                b"".join(r.digest for r in records),
-                numbers.tobytes(),
+                paths,
+                digests,
+                sizes.tobytes(),
+                mtimes.tobytes(),
+                inodes.tobytes(),
                 tuple(self.folders),
                 array("q", self.folders.values()).tobytes(),
             ),
         )
+
+
+# A record's files as columns: paths, their digests joined, sizes, times and inodes.
+_Columns = tuple[tuple[str, ...], bytes, "array[int]", "array[int]", "array[int]"]
+
+
+def _columns_of(files: Mapping[str, FileRecord]) -> _Columns | None:
+    """`files` as columns (None when a digest is not of the usual size)."""
+    if not files:
+        return (), b"", array("q"), array("q"), array("q")
+    digests, sizes, mtimes, inodes = zip(*files.values(), strict=True)
+    if any(len(d) != DIGEST_SIZE for d in digests):
+        return None
+    return (
+        tuple(files),
+        b"".join(digests),
+        array("q", sizes),
+        array("q", mtimes),
+        array("q", inodes),
+    )
+
+
+def _numbers(data: bytes) -> array[int]:
+    values = array("q")
+    values.frombytes(data)
+    return values
 
 
 def _tree_from_columns(
@@ -68,54 +100,53 @@ def _tree_from_columns(
     inode: int,
     paths: tuple[str, ...],
     digests: bytes,
-    numbers: bytes,
+    sizes: bytes,
+    mtimes: bytes,
+    inodes: bytes,
     folders: tuple[str, ...],
     times: bytes,
 ) -> TreeRecord:
-    folder_times = array("q")
-    folder_times.frombytes(times)
-    files = _ColumnFiles(paths, digests, numbers)
-    return TreeRecord(device, inode, files, dict(zip(folders, folder_times, strict=True)))
+    files = _ColumnFiles((paths, digests, _numbers(sizes), _numbers(mtimes), _numbers(inodes)))
+    return TreeRecord(device, inode, files, dict(zip(folders, _numbers(times), strict=True)))
 
 
 class _ColumnFiles(Mapping[str, FileRecord]):
-    """A tree record's files as read back: made into records when first asked for (a build
-    with nothing to do reads the live site's record, never the previous site's)."""
+    """A tree record's files as read back: made into records only when first asked for one
+    (a build with nothing to do checks the live site straight from the columns, and never
+    decodes the previous site's record at all). Never changed, so the columns stay valid
+    and are pickled again as they are."""
 
-    def __init__(self, paths: tuple[str, ...], digests: bytes, numbers: bytes) -> None:
-        self._columns: tuple[tuple[str, ...], bytes, bytes] | None = (paths, digests, numbers)
-        self._files: dict[str, FileRecord] = {}
+    def __init__(self, columns: _Columns) -> None:
+        self._columns = columns
+        self._files: dict[str, FileRecord] | None = None
+
+    def columns(self) -> _Columns:
+        return self._columns
 
     def _made(self) -> dict[str, FileRecord]:
-        if self._columns is not None:
-            paths, digests, numbers = self._columns
-            values = array("q")
-            values.frombytes(numbers)
+        if self._files is None:
+            paths, digests, sizes, mtimes, inodes = self._columns
             cut = range(0, len(digests), DIGEST_SIZE)
             records = zip(
-                [digests[i : i + DIGEST_SIZE] for i in cut],
-                values[0::3],
-                values[1::3],
-                values[2::3],
-                strict=True,
+                [digests[i : i + DIGEST_SIZE] for i in cut], sizes, mtimes, inodes, strict=True
             )
             self._files = dict(zip(paths, map(FileRecord._make, records), strict=True))
-            self._columns = None
         return self._files
 
     def __getitem__(self, path: str) -> FileRecord:
         return self._made()[path]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._made())
+        return iter(self._columns[0])
 
     def __len__(self) -> int:
-        return len(self._columns[0]) if self._columns is not None else len(self._files)
+        return len(self._columns[0])
 
 
 @dataclass(frozen=True)
 class TreeCheck:
-    intact: dict[str, FileRecord]  # files exactly as recorded
+    # Files exactly as recorded: the record's own mapping when all of them are (not copied).
+    intact: Mapping[str, FileRecord]
     changed_folders: frozenset[str]  # folders whose entries may differ from the record
 
     @property
@@ -160,11 +191,29 @@ def folders_of(paths: Iterable[str]) -> set[str]:
     return folders
 
 
-def tree_record(folder: Path, files: Mapping[str, FileRecord]) -> TreeRecord:
-    """Record `folder` as holding exactly `files` (taken after the last write into it)."""
+def tree_record(
+    folder: Path,
+    files: Mapping[str, FileRecord],
+    known: Mapping[str, int] | None = None,
+    touched: Iterable[str] = (),
+) -> TreeRecord:
+    """Record `folder` as holding exactly `files` (taken after the last write into it).
+
+    `known`: the folders' times as checked before the writes (check_tree found them all as
+    recorded), when only the `touched` folders may have changed since: only those are read
+    again. A folder's time changes only when an entry in it is added, removed or renamed.
+    """
     status = os.stat(folder)
     base = str(folder)
-    times = {relative: os.stat(f"{base}/{relative}").st_mtime_ns for relative in folders_of(files)}
+    folders = folders_of(files)
+    if known is not None and folders == known.keys():
+        times = dict(known)
+        again: Iterable[str] = {t for t in touched if t in times}
+    else:
+        times = {}
+        again = folders
+    for relative in again:
+        times[relative] = os.stat(f"{base}/{relative}").st_mtime_ns
     return TreeRecord(status.st_dev, status.st_ino, dict(files), times)
 
 
@@ -186,17 +235,57 @@ def check_tree(folder: Path, record: TreeRecord | None, *, files: bool = True) -
         except OSError:
             changed.add(relative)
     if not files:
-        return TreeCheck(dict(record.files), frozenset(changed))
-    intact: dict[str, FileRecord] = {}
-    for relative, expected in record.files.items():
+        return TreeCheck(record.files, frozenset(changed))
+    # Straight from the columns (when the record was read back): 50,000 files are checked
+    # without making a record object for each.
+    columns = (
+        record.files.columns()
+        if isinstance(record.files, _ColumnFiles)
+        else _columns_of(record.files)
+    )
+    if columns is None:
+        paths: Iterable[str] = record.files
+        numbers: Iterable[tuple[int, int, int]] = (
+            (r.size, r.mtime_ns, r.inode) for r in record.files.values()
+        )
+    else:
+        paths, numbers = columns[0], zip(columns[2], columns[3], columns[4], strict=True)
+    broken = set()
+    for relative, (size, mtime_ns, inode) in zip(paths, numbers, strict=True):
         try:
             status = stat(f"{base}/{relative}")
         except OSError:
+            broken.add(relative)
             continue
-        if (
-            status.st_ino == expected.inode
-            and status.st_mtime_ns == expected.mtime_ns
-            and status.st_size == expected.size
-        ):
-            intact[relative] = expected
+        if status.st_ino != inode or status.st_mtime_ns != mtime_ns or status.st_size != size:
+            broken.add(relative)
+    if not broken:
+        return TreeCheck(record.files, frozenset(changed))
+    intact = {path: r for path, r in record.files.items() if path not in broken}
     return TreeCheck(intact, frozenset(changed))
+
+
+def inodes_of(record: TreeRecord) -> set[int]:
+    """The inode of every file of a record (from its columns when it was read back)."""
+    if isinstance(record.files, _ColumnFiles):
+        return set(record.files.columns()[4])
+    return {r.inode for r in record.files.values()}
+
+
+def records_of(
+    files: Mapping[str, FileRecord], wanted: Callable[[str], bool]
+) -> dict[str, FileRecord]:
+    """The records of the paths of `files` that are `wanted`, made from a record's columns when
+    it was read back, so that the others are never decoded (S, issue 7: the search index of an
+    edit needs a tenth of the live site's records, before Pagefind can start)."""
+    if not isinstance(files, _ColumnFiles):
+        return {path: record for path, record in files.items() if wanted(path)}
+    paths, digests, sizes, mtimes, inodes = files.columns()
+    found: dict[str, FileRecord] = {}
+    for at, path in enumerate(paths):
+        if wanted(path):
+            cut = at * DIGEST_SIZE
+            found[path] = FileRecord(
+                digests[cut : cut + DIGEST_SIZE], sizes[at], mtimes[at], inodes[at]
+            )
+    return found

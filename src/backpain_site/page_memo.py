@@ -3,7 +3,8 @@
 Input: each page's output path, template name and the values it is rendered with, plus the
 fingerprints the last build recorded and the pages still on disk as it wrote them.
 Output: for each page, whether it can be kept as it is (same fingerprint, file intact), and the
-fingerprints to record. A kept page is not rendered; the writer carries its file over.
+fingerprints to record. A kept page is not rendered; the writer carries its file over. A page
+rendered again into the very bytes of its live file is kept too (`same_file`).
 
 A fingerprint covers the code version, every template file, and the values themselves, by what
 they hold rather than by name: frozen dataclasses field by field, tuples, lists, dicts, dates,
@@ -30,6 +31,7 @@ from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodTyp
 from typing import Any
 
 from .content import Source
+from .output_tree import FileRecord, file_digest
 
 
 class Unfingerprintable(Exception):
@@ -182,11 +184,13 @@ class PageMemo:
         intact: Collection[str],
         progress: Callable[[], None] | None = None,
         values: Fingerprints | None = None,
+        live: Mapping[str, FileRecord] | None = None,
     ) -> None:
         self._global = global_key  # code version and every template file
         self._progress = progress  # called once per page
         self._previous = previous  # last build's fingerprints
         self._intact = intact  # pages whose file is still exactly as the last build wrote it
+        self._live = live  # those files' records (their digests), when they are on disk
         self._values = values if values is not None else Fingerprints()
         self.fingerprints: dict[str, bytes] = {}
         self.kept: set[PurePosixPath] = set()
@@ -235,6 +239,15 @@ class PageMemo:
         except Unfingerprintable:
             return None, False
         return found, self._previous.get(name) == found and name in self._intact
+
+    def same_file(self, path: PurePosixPath, data: bytes) -> bool:
+        """True when `data`, a page rendered again, has exactly the bytes of the live file
+        at `path` (intact as the last build wrote it): the page can then be kept like an
+        unchanged one, so a build that renders every page again (a reference's title changed,
+        and every page is given the references) holds, and sends back from its workers, only
+        the pages that differ, not all of them until the writer compares them."""
+        found = self._live.get(str(path)) if self._live is not None else None
+        return found is not None and found.size == len(data) and found.digest == file_digest(data)
 
     def note(self, path: PurePosixPath, found: bytes | None, keep: bool) -> None:
         """Record what `check` found for `path` (and count the page as done)."""

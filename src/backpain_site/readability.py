@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
@@ -54,6 +54,27 @@ class PageGrade:
         10,000 studies), and reads them back at the start of every build after the first."""
         longest = tuple((s.path, s.line, s.text) for s in self.longest)
         return (_page_grade, (self.url, self.path, self.grade, self.words, self.sentences, longest))
+
+
+def grade_rows(grades: Iterable[PageGrade]) -> tuple[tuple[Any, ...], ...]:
+    """Every page's grade as plain tuples, for the build record: pickled in one go, where each
+    grade's own `__reduce__` took 40 ms at 10,000 studies (every fast edit writes the record)."""
+    return tuple(
+        (
+            g.url,
+            g.path,
+            g.grade,
+            g.words,
+            g.sentences,
+            tuple((s.path, s.line, s.text) for s in g.longest),
+        )
+        for g in grades
+    )
+
+
+def grades_of(rows: Iterable[tuple[Any, ...]]) -> tuple[PageGrade, ...]:
+    """The grades `grade_rows` made rows of."""
+    return tuple(_page_grade(*row) for row in rows)
 
 
 def _page_grade(
@@ -195,15 +216,30 @@ def _for_textstat(sentence: Sentence) -> str:
     return text.translate(_ENDS) + "."
 
 
+# textstat 0.7.3's remove_punctuation (its default: apostrophes are removed too).
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+@lru_cache(maxsize=1)
+def _hyphenator() -> Any:
+    """The en_US hyphenation dictionary, as textstat loads it (about 50 ms, once)."""
+    import pyphen
+
+    return pyphen.Pyphen(lang="en_US")
+
+
 @lru_cache(maxsize=1 << 16)
 def _token(token: str) -> tuple[int, int]:
-    """(words, syllables) of one whitespace-separated token, exactly as textstat counts them."""
-    # Imported when first needed: it takes a fifth of a second (pkg_resources), and a build
-    # with nothing to do (incremental.py) never scores a page.
-    import textstat
-
-    words = len(textstat.remove_punctuation(token).split())
-    return words, (textstat.syllable_count(token) if words else 0)
+    """(words, syllables) of one whitespace-separated token, exactly as textstat 0.7.3 counts
+    them: its remove_punctuation, and its syllable_count (lower case, punctuation removed, one
+    more syllable than pyphen's hyphenation points in each word). Done here with pyphen, as
+    textstat does it, because importing textstat takes about 0.2 s (pkg_resources): most of a
+    fast edit's own time (edit_path.py). tests/test_small_builds.py compares both counts."""
+    words = len(_PUNCTUATION.sub("", token).split())
+    if not words:
+        return 0, 0
+    text = _PUNCTUATION.sub("", token.lower())
+    return words, sum(len(_hyphenator().positions(word)) + 1 for word in text.split())
 
 
 def scored_text(sentences: Iterable[Sentence]) -> str:
@@ -305,16 +341,18 @@ def study_sentences(source: Source) -> list[Sentence]:
     return _fields(source, "key_finding", "limits") + _body(source)
 
 
-def page_sentences(site: Site) -> list[tuple[str, str, list[Sentence]]]:
+def page_sentences(site: Site) -> Iterator[tuple[str, str, list[Sentence]]]:
     """(url, file, sentences) of every patient-facing page: home, conditions, studies, claims
-    (each a section of the claims page) and plain pages."""
+    (each a section of the claims page) and plain pages. Made one page at a time, so a build
+    holds one page's sentences, not every page's (about 150 MB at 10,000 studies, much of it
+    kept from being given back by the few longest sentences each grade keeps)."""
     urls = Urls(site.config.base_url)
     home: list[Sentence] = []
     if site.config.tagline:
         home += sentences_of(site.config.tagline, site.config.path, 0)
     for condition in site.conditions:
         home += _fields(condition.source, "bottom_line", "summary")
-    found = [(urls.home(), site.config.path, home)]
+    yield urls.home(), site.config.path, home
     for condition in site.conditions:
         sentences = _fields(condition.source, "summary", "bottom_line") + _body(condition.source)
         sentences += [
@@ -324,16 +362,15 @@ def page_sentences(site: Site) -> list[tuple[str, str, list[Sentence]]]:
             if text
             for s in sentences_of(text, condition.source.path, finding.line)
         ]
-        found.append((urls.condition(condition.slug), condition.source.path, sentences))
+        yield urls.condition(condition.slug), condition.source.path, sentences
     for study in site.studies:
-        found.append((urls.study(study.slug), study.source.path, study_sentences(study.source)))
+        yield urls.study(study.slug), study.source.path, study_sentences(study.source)
     for claim in site.claims:
         sentences = _fields(claim.source, "claim") + _body(claim.source)
-        found.append((urls.for_item("claims", claim.slug), claim.source.path, sentences))
+        yield urls.for_item("claims", claim.slug), claim.source.path, sentences
     for page in site.pages:
         sentences = _fields(page.source, "summary") + _body(page.source)
-        found.append((urls.page(page.slug), page.source.path, sentences))
-    return found
+        yield urls.page(page.slug), page.source.path, sentences
 
 
 def page_grades(site: Site) -> list[PageGrade]:

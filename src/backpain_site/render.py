@@ -172,6 +172,10 @@ def render(
         if html is None:
             return _Rendered(fingerprint, False, None, found)
         data = html.encode("utf-8")
+        if pages is not None and pages.same_file(job.path, data):
+            # The live file already holds these bytes: kept, as an unchanged page is, so the
+            # page is neither sent back from a worker nor held until the writer compares it.
+            return _Rendered(fingerprint, True, None, found)
         if sink is not None:
             # Written where it was rendered: only the file's record comes back (the build's
             # own process is busy writing the downloads meanwhile).

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import PurePosixPath
@@ -113,18 +113,9 @@ def plan(
     over only when the previous index was made the same way (same manifest), its pages are the
     same with the same digests, and every one of its files is still intact.
     """
-    chosen = sorted(path for path in pages if indexed(path))
-    count = shard_count(len(chosen))
-    shard_numbers = {path: shard_of(path, count) for path in chosen}
-    groups: dict[int, list[str]] = {}
-    for path in chosen:
-        groups.setdefault(shard_numbers[path], []).append(path)
-    numbers = sorted(groups) or [0]
-    primary = numbers[0]
-    shards = tuple(
-        Shard(n, folder_of(n, primary), tuple(groups.get(n, ())), n == primary) for n in numbers
-    )
-    manifest = _manifest(shards)
+    shards, shard_numbers = _layout(pages)
+    count = shard_count(len(shard_numbers))
+    manifest = manifest_of(shards)
     stale = list(shards)
     carried: dict[str, FileRecord] = {}
     same_manifest = (
@@ -157,8 +148,30 @@ def plan(
     return Plan(shards, tuple(stale), carried, manifest)
 
 
-def _manifest(shards: tuple[Shard, ...]) -> bytes:
-    """The list of merged shards, with what made them (a changed one re-indexes every shard)."""
+def layout(pages: Iterable[str]) -> tuple[Shard, ...]:
+    """The shards of the `pages` that are `indexed` (paths; the others are left out), in order:
+    every non-empty one (one, empty, for no page)."""
+    return _layout(pages)[0]
+
+
+def _layout(pages: Iterable[str]) -> tuple[tuple[Shard, ...], dict[str, int]]:
+    chosen = sorted(path for path in pages if indexed(path))
+    count = shard_count(len(chosen))
+    shard_numbers = {path: shard_of(path, count) for path in chosen}
+    groups: dict[int, list[str]] = {}
+    for path in chosen:
+        groups.setdefault(shard_numbers[path], []).append(path)
+    numbers = sorted(groups) or [0]
+    primary = numbers[0]
+    shards = tuple(
+        Shard(n, folder_of(n, primary), tuple(groups.get(n, ())), n == primary) for n in numbers
+    )
+    return shards, shard_numbers
+
+
+def manifest_of(shards: tuple[Shard, ...]) -> bytes:
+    """The bytes of MANIFEST for these shards (`layout`): the list of merged shards, with
+    what made them (a changed one re-indexes every shard)."""
     merged = [s.folder.removeprefix(INDEX_FOLDER + "/") + "/" for s in shards if not s.primary]
     version = metadata.version("pagefind")
     return json.dumps({"format": FORMAT, "pagefind": version, "merge": merged}).encode() + b"\n"

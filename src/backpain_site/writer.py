@@ -15,12 +15,13 @@ import fcntl
 import functools
 import importlib
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,7 +34,9 @@ from .output_tree import (
     file_digest,
     folder_identity,
     folders_of,
+    inodes_of,
     record_of,
+    records_of,
     tree_record,
 )
 from .search_index import (
@@ -44,6 +47,8 @@ from .search_index import (
     bundle_files,
     indexed,
     indexed_pages,
+    layout,
+    manifest_of,
     plan,
 )
 
@@ -150,6 +155,8 @@ class _PagefindRuns:
         self._found: dict[int, dict[str, bytes]] = {}
         self._failure: BaseException | None = None
         self._running: list[tuple[Shard, str, subprocess.Popen[bytes]]] = []
+        self._ended: queue.SimpleQueue[tuple[subprocess.Popen[bytes], bytes, bytes]]
+        self._ended = queue.SimpleQueue()
         self._processes: list[subprocess.Popen[bytes]] = []  # every one started, to stop them
         self._stopped = False
         self._lock = threading.Lock()
@@ -191,13 +198,26 @@ class _PagefindRuns:
             process = self._start(shard, work)
             if process is not None:
                 self._running.append((shard, work, process))
+                # Each process is waited for by a thread of its own, so that a shard done early
+                # makes room for the next at once, not after the ones started before it.
+                threading.Thread(
+                    target=self._wait, args=(process,), name="pagefind-wait", daemon=True
+                ).start()
+
+    def _wait(self, process: subprocess.Popen[bytes]) -> None:
+        said, errors = b"", b""
+        try:
+            said, errors = process.communicate()
+        finally:  # always told, or the runner would wait for it for ever
+            self._ended.put((process, said, errors))
 
     def _run(self) -> None:
         try:
             # A few Pagefind processes at a time, each one shard: memory stays at a few shards'.
             while self._running and self._failure is None and not self._stopped:
-                shard, work, process = self._running.pop(0)
-                said, errors = process.communicate()
+                ended, said, errors = self._ended.get()
+                at = next(i for i, (_, _, p) in enumerate(self._running) if p is ended)
+                shard, work, process = self._running.pop(at)
                 if self._stopped:
                     break
                 if process.returncode != 0:
@@ -510,6 +530,7 @@ def _update_locked(
     fresh = not out_dir.exists()
     staged_files = dict(staged.files) if staged is not None else {}
     trusted: dict[str, FileRecord] | None
+    known_times: Mapping[str, int] | None = None
     if staged is not None:
         # The staged folder becomes the site: the files in it are what the build wrote there.
         target, trusted, fresh = staged.folder, dict(staged_files), True
@@ -518,8 +539,13 @@ def _update_locked(
         trusted = {}
     else:
         target = spare_folder(out_dir)
-        trusted = _trusted_files(target, spare, live) if target.is_dir() else {}
+        there = target.is_dir()
+        trusted = _trusted_files(target, spare, live) if there else {}
         target.mkdir(exist_ok=True)
+        if there and trusted is not None and spare is not None:
+            # Every folder's time was just found as recorded (_trusted_files): only those of
+            # the folders this build writes into are read again for the new record.
+            known_times = spare.folders
     pending = None
     try:
         wanted: _Wanted = {**kept, **staged_files}
@@ -537,7 +563,7 @@ def _update_locked(
             index = _join_search_index(pending)
             sync.run(_linked_where_same(index, intact), _in_search_index)
         os.chmod(target, 0o755)
-        record = tree_record(target, sync.files)
+        record = tree_record(target, sync.files, known_times, folders_of(sync.touched))
     except BaseException:
         if pending is not None:
             pending.cancel()
@@ -597,7 +623,7 @@ def _trusted_files(
     check = check_tree(folder, record, files=False)
     if not check.exact or record is None:
         return None
-    live_inodes = {r.inode for r in live.files.values()} if live is not None else set()
+    live_inodes = inodes_of(live) if live is not None else set()
     base = str(folder)
     trusted: dict[str, FileRecord] = {}
     for relative, expected in record.files.items():
@@ -623,6 +649,9 @@ class _Sync:
         self.files: dict[str, FileRecord] = {}
         self.written = 0
         self._folders: set[str] = set()
+        # Paths (relative) whose folders' entries this sync changed: a file placed or removed.
+        # (E, issue 7: only these folders' times are read again for the record, tree_record.)
+        self.touched: set[str] = set()
 
     def run(self, wanted: _Wanted, in_scope: Callable[[str], bool]) -> None:
         present = self._present(in_scope)
@@ -642,6 +671,7 @@ class _Sync:
                 self.written += 1
             self.files[relative] = record_of(target, digest)
         for relative in sorted(present):  # there before, not wanted now
+            self.touched.add(relative)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.folder}/{relative}")
         self._prune(present, in_scope)
@@ -666,6 +696,7 @@ class _Sync:
             return False
 
     def _place(self, relative: str, target: str, source: bytes | FileRecord) -> None:
+        self.touched.add(relative)
         parent = os.path.dirname(target)
         if parent not in self._folders:
             os.makedirs(parent, exist_ok=True)
@@ -722,14 +753,14 @@ def start_search_index(
     (the build's record of `out_dir`). The shards' other pages are read from `out_dir` and
     checked against the record as they are read: a shard with a page that is not as recorded
     is left to `update_site`, as is every shard that turns out to be wanted otherwise."""
-    out_dir = out_dir.absolute()
-    if live is None or folder_identity(out_dir) != (live.device, live.inode):
-        return SearchIndexRun((), {}, None)
     given = {str(path): data for path, data in outputs.items() if indexed(str(path))}
-    before, index = _indexed_files(live)
+    recorded = _recorded_shards(out_dir, live, given)
+    if recorded is None:
+        return SearchIndexRun((), {}, None)
+    before, shards, remade = recorded
     pages = {**before, **{path: file_digest(data) for path, data in given.items()}}
-    stale = plan(pages, before, index, live.files).stale
-    base = str(out_dir)
+    stale = tuple(s for s in shards if remade or any(pages[p] != before[p] for p in s.pages))
+    base = str(out_dir.absolute())
 
     def read(page: str) -> bytes:
         return given[page] if page in given else Path(f"{base}/{page}").read_bytes()
@@ -737,16 +768,32 @@ def start_search_index(
     return SearchIndexRun(stale, pages, _PagefindRuns(stale, read, pages) if stale else None)
 
 
+def _recorded_shards(
+    out_dir: Path, live: TreeRecord | None, pages: Collection[str]
+) -> tuple[dict[str, bytes], tuple[Shard, ...], bool] | None:
+    """The indexed pages of the live site as `live` records them (their digests), their shards,
+    and whether its index was made otherwise (every shard to be indexed again, as `plan`
+    says); None when `out_dir` is not the recorded folder or lacks one of the `pages`."""
+    out_dir = out_dir.absolute()
+    if live is None or folder_identity(out_dir) != (live.device, live.inode):
+        return None
+    # Only the indexed pages' records and the manifest's, not the whole site's (S, issue 7: at
+    # 10,000 studies, decoding every record first started Pagefind about 0.15 s later).
+    recorded = records_of(live.files, lambda path: path == MANIFEST or indexed(path))
+    manifest = recorded.pop(MANIFEST, None)
+    before = {path: record.digest for path, record in recorded.items()}
+    if any(page not in before for page in pages):
+        return None
+    shards = layout(before)
+    remade = manifest is None or manifest.digest != file_digest(manifest_of(shards))
+    return before, shards, remade
+
+
 def _indexed_files(live: TreeRecord) -> tuple[dict[str, bytes], dict[str, FileRecord]]:
     """The indexed pages of a site as recorded (their digests), and its search index files."""
-    pages: dict[str, bytes] = {}
-    index: dict[str, FileRecord] = {}
-    for path, record in live.files.items():
-        if indexed(path):
-            pages[path] = record.digest
-        elif _in_search_index(path):
-            index[path] = record
-    return pages, index
+    found = records_of(live.files, lambda path: indexed(path) or _in_search_index(path))
+    pages = {path: record.digest for path, record in found.items() if indexed(path)}
+    return pages, {path: record for path, record in found.items() if _in_search_index(path)}
 
 
 @dataclass(frozen=True)
