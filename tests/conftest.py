@@ -32,6 +32,17 @@ def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     return generate(tmp_path_factory.mktemp("generated") / "site", studies)
 
 
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its bytes (the comparison is of whole sites)."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in filenames:
+            path = Path(dirpath, name)
+            found[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return found
+
+
 TODAY = dt.date(2026, 11, 21)
 
 SITE_YAML = """\

@@ -20,7 +20,8 @@ from backpain_site.build import build
 from backpain_site.cache import Memo, Packed, decode_shard, encode_shard
 from backpain_site.incremental import BuildCache
 from backpain_site.problems import Problem, Severity
-from test_incremental import TODAY, tree
+
+from conftest import TODAY, tree
 
 STUDIES = 200  # 424 pages: enough for the pages to be rendered by forked workers
 

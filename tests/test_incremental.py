@@ -29,24 +29,13 @@ from backpain_site.page_memo import Fingerprints, PageMemo
 from backpain_site.progress import Progress
 from backpain_site.writer import spare_folder
 
-from conftest import REPO
+from conftest import REPO, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import reference_key, study_slug
 
 STUDIES = 200
 TODAY = dt.date(2026, 11, 21)
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` with its bytes (the comparison is of whole sites)."""
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        for name in filenames:
-            path = Path(dirpath, name)
-            found[path.relative_to(folder).as_posix()] = path.read_bytes()
-    return found
 
 
 def plain(project: Path, out: Path) -> BuildResult:

@@ -30,22 +30,13 @@ from backpain_site.output_tree import (
 )
 from backpain_site.search_index import MANIFEST, indexed, plan, shard_count, shard_of
 
-from conftest import REPO, TODAY
+from conftest import REPO, TODAY, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import study_slug
 
 STUDIES = 40
 PAGES_PER_SHARD = 8  # so that 40 studies make several shards
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    found = {}
-    for dirpath, _, filenames in os.walk(folder):
-        for name in filenames:
-            path = Path(dirpath, name)
-            found[path.relative_to(folder).as_posix()] = path.read_bytes()
-    return found
 
 
 def index_files(site: Path) -> dict[str, bytes]:

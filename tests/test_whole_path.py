@@ -34,7 +34,7 @@ from backpain_site.page_memo import PageMemo
 from backpain_site.prefetch import packed_sentences, process_pool
 from backpain_site.readability import markdown_sentences
 
-from conftest import REPO
+from conftest import REPO, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import reference_key, study_slug
@@ -42,15 +42,6 @@ from generate import reference_key, study_slug
 # Enough pages (about 260) for render to use its forked workers (forked.MIN_ITEMS).
 STUDIES = 120
 TODAY = dt.date(2026, 11, 21)
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    found = {}
-    for dirpath, _, filenames in os.walk(folder):
-        for name in filenames:
-            path = Path(dirpath, name)
-            found[path.relative_to(folder).as_posix()] = path.read_bytes()
-    return found
 
 
 def inodes(folder: Path) -> dict[str, int]:
