@@ -399,8 +399,8 @@ class PackReader:
         self._index: dict[str, tuple[int, int, bytes]] = {}
         self._start = 0
         self._secret = secret
-        # The head's four lines, found without copying the rest (a snapshot is tens of MB, and
-        # the fast edit path reads it before anything else can start: E, issue 7).
+        # The head's four lines, found without copying the rest: a snapshot is tens of MB, and
+        # a fast edit reads it before it can render anything.
         parts: list[bytes] = []
         start = 0
         while len(parts) < 4:

@@ -22,8 +22,8 @@ from .citations import CitationMarks
 from .content import Condition, Page, SiteConfig, Study
 
 if TYPE_CHECKING:
-    # Imported where used: a fast edit reads the snapshot's settings before it starts the
-    # search index, and needs the whole resolve stage (0.08 s of imports) only after.
+    # Imported where used: only a whole build, which takes the snapshot, needs the resolve
+    # stage (0.08 s of imports); a fast edit reads the snapshot without it.
     from .bibliography import Reference
     from .resolve import CitedReference, PageCitations, ResolvedSite
 

@@ -206,8 +206,9 @@ _REFERENCE_FIELDS = tuple(f.name for f in fields(Reference))
 @_per_reference
 def _reference_digest(reference: Reference) -> bytes:
     """Everything a reference holds, digested once: a reference is in several downloads (its
-    own page's, its list's, the whole bibliography's), each in three formats. Keyed by value,
-    so equal references share the digest and a changed one never finds an old one."""
+    own page's, its list's, the whole bibliography's), each in three formats. Kept per
+    reference object (`_per_reference`): a changed reference is a new object, so it never
+    finds an old digest."""
     return digest(*(getattr(reference, name) for name in _REFERENCE_FIELDS))
 
 

@@ -45,11 +45,7 @@ class TreeRecord:
         """Pickled as columns (names, one string of digests, one array per number): a site of
         50,000 files reads back in a tenth of the time, and every build after the first
         starts by reading this record (and every edit writes it again)."""
-        columns = (
-            self.files.columns()
-            if isinstance(self.files, _ColumnFiles)
-            else _columns_of(self.files)
-        )
+        columns = _columns_of(self.files)
         if columns is None:
             return (TreeRecord, (self.device, self.inode, dict(self.files), dict(self.folders)))
         paths, digests, sizes, mtimes, inodes = columns
@@ -74,7 +70,10 @@ _Columns = tuple[tuple[str, ...], bytes, "array[int]", "array[int]", "array[int]
 
 
 def _columns_of(files: Mapping[str, FileRecord]) -> _Columns | None:
-    """`files` as columns (None when a digest is not of the usual size)."""
+    """`files` as columns (None when a digest is not of the usual size): a record read back
+    already is."""
+    if isinstance(files, _ColumnFiles):
+        return files.columns()
     if not files:
         return (), b"", array("q"), array("q"), array("q")
     digests, sizes, mtimes, inodes = zip(*files.values(), strict=True)
@@ -238,11 +237,7 @@ def check_tree(folder: Path, record: TreeRecord | None, *, files: bool = True) -
         return TreeCheck(record.files, frozenset(changed))
     # Straight from the columns (when the record was read back): 50,000 files are checked
     # without making a record object for each.
-    columns = (
-        record.files.columns()
-        if isinstance(record.files, _ColumnFiles)
-        else _columns_of(record.files)
-    )
+    columns = _columns_of(record.files)
     if columns is None:
         paths: Iterable[str] = record.files
         numbers: Iterable[tuple[int, int, int]] = (
@@ -276,8 +271,8 @@ def records_of(
     files: Mapping[str, FileRecord], wanted: Callable[[str], bool]
 ) -> dict[str, FileRecord]:
     """The records of the paths of `files` that are `wanted`, made from a record's columns when
-    it was read back, so that the others are never decoded (S, issue 7: the search index of an
-    edit needs a tenth of the live site's records, before Pagefind can start)."""
+    it was read back, so that the others are never decoded (the search index of an edit needs
+    a tenth of the live site's records, before Pagefind can start)."""
     if not isinstance(files, _ColumnFiles):
         return {path: record for path, record in files.items() if wanted(path)}
     paths, digests, sizes, mtimes, inodes = files.columns()

@@ -649,8 +649,8 @@ class _Sync:
         self.files: dict[str, FileRecord] = {}
         self.written = 0
         self._folders: set[str] = set()
-        # Paths (relative) whose folders' entries this sync changed: a file placed or removed.
-        # (E, issue 7: only these folders' times are read again for the record, tree_record.)
+        # Paths (relative) whose folders' entries this sync changed, a file placed or removed:
+        # only these folders' times are read again for the record (tree_record).
         self.touched: set[str] = set()
 
     def run(self, wanted: _Wanted, in_scope: Callable[[str], bool]) -> None:
@@ -777,8 +777,8 @@ def _recorded_shards(
     out_dir = out_dir.absolute()
     if live is None or folder_identity(out_dir) != (live.device, live.inode):
         return None
-    # Only the indexed pages' records and the manifest's, not the whole site's (S, issue 7: at
-    # 10,000 studies, decoding every record first started Pagefind about 0.15 s later).
+    # Only the indexed pages' records and the manifest's, not the whole site's: at 10,000
+    # studies, decoding every record first started Pagefind about 0.15 s later.
     recorded = records_of(live.files, lambda path: path == MANIFEST or indexed(path))
     manifest = recorded.pop(MANIFEST, None)
     before = {path: record.digest for path, record in recorded.items()}
