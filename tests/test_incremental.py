@@ -25,7 +25,7 @@ from backpain_site.bibliography_parts import load_bibliography_in_parts
 from backpain_site.build import BuildResult, build
 from backpain_site.cache import CACHE_FOLDER, Memo
 from backpain_site.incremental import BuildCache
-from backpain_site.page_memo import Fingerprints, PageMemo
+from backpain_site.page_memo import Fingerprints, PageMemo, ReferenceReads
 from backpain_site.progress import Progress
 from backpain_site.writer import spare_folder
 
@@ -236,10 +236,10 @@ def test_page_fingerprints_follow_content_not_identity() -> None:
     references["k"] = 2
     assert Fingerprints().of(year_of) != before
     # A value that cannot be told apart by content makes its page render every time.
-    pages = PageMemo(b"", {"a.html": b""}, {"a.html"})
+    pages = PageMemo(b"", {"a.html": (b"", ())}, {"a.html"})
     unpicklable = {"stream": (x for x in ())}
-    assert not pages.unchanged(PurePosixPath("a.html"), "t.html", {}, unpicklable)
-    assert pages.kept == set()
+    found = pages.check(PurePosixPath("a.html"), "t.html", {}, unpicklable, ReferenceReads({}))
+    assert found == (None, None)
 
 
 def test_no_template_reads_a_raw_body() -> None:

@@ -110,6 +110,30 @@ def edit_a_cited_reference(root: Path) -> None:
     rewrite(root / "content/references.bib", retitled)
 
 
+def change_a_reference_year(root: Path) -> None:
+    """Lists show each study's year, read from its own reference (pages read references)."""
+    key = reference_key(5)
+
+    def changed(text: str) -> str:
+        year = text.index("year    = {2005}", text.index(f"@article{{{key},"))
+        return text[:year] + "year    = {1999}" + text[year + len("year    = {2005}") :]
+
+    rewrite(root / "content/references.bib", changed)
+
+
+def add_and_cite_a_new_reference(root: Path) -> None:
+    key = "newcomer2024added"
+    entry = (
+        f"@article{{{key},\n  author  = {{Newcomer, Ann}},\n  title   = {{A new source}},\n"
+        "  journal = {Journal of Tests},\n  year    = {2024},\n}\n"
+    )
+    rewrite(root / "content/references.bib", lambda text: text + "\n" + entry)
+    rewrite(
+        root / "content/studies" / f"{study_slug(6)}.md",
+        lambda text: text.replace("]\n", f"; @{key}]\n", 1),
+    )
+
+
 def edit_a_template(root: Path) -> None:
     rewrite(root / "templates/study.html", lambda text: text.replace("</h1>", " </h1>", 1))
 
@@ -121,6 +145,29 @@ def edit_the_settings(root: Path) -> None:
     )
 
 
+SHOWN = reference_key(20)
+
+
+def show_a_reference_on_the_pages(root: Path) -> None:
+    """A template that looks a reference up itself: only what the page read ties it to it."""
+    rewrite(
+        root / "templates/page.html",
+        lambda text: text.replace(
+            "<h1>{{ page.title }}</h1>",
+            f"<h1>{{{{ page.title }}}}</h1>\n<p>{{{{ references['{SHOWN}'].get('title') }}}}</p>",
+            1,
+        ),
+    )
+
+
+def retitle_the_shown_reference(root: Path) -> None:
+    def retitled(text: str) -> str:
+        title = text.index("title   = {A ", text.index(f"@article{{{SHOWN},"))
+        return text[: title + 13] + "shown " + text[title + 13 :]
+
+    rewrite(root / "content/references.bib", retitled)
+
+
 EDITS = [
     add_a_citation,
     remove_a_citation,
@@ -128,8 +175,12 @@ EDITS = [
     rename_a_study,
     delete_a_study,
     edit_a_cited_reference,
+    change_a_reference_year,
+    add_and_cite_a_new_reference,
     edit_a_template,
     edit_the_settings,
+    show_a_reference_on_the_pages,
+    retitle_the_shown_reference,
 ]
 
 

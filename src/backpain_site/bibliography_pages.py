@@ -74,6 +74,16 @@ class ListFilter:
 
 
 @dataclass(frozen=True)
+class ListLink:
+    """A filtered list as a reference page links to it: only what the link shows, so the page
+    does not depend on the list's other references (page_memo.py fingerprints what it is given)."""
+
+    kind: str  # 'designs' or 'conditions'
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
 class ReferencePage:
     key: str
     url: str
@@ -87,7 +97,7 @@ class ReferencePage:
     downloads: tuple[Download, ...]
     structured_data: dict[str, Any]  # schema.org JSON-LD, serialised (escaped) by the template
     meta: tuple[tuple[str, str], ...]  # Highwire Press `citation_*` tags for Google Scholar
-    filters: tuple[ListFilter, ...]  # the filtered lists it appears in
+    filters: tuple[ListLink, ...]  # the filtered lists it appears in
 
 
 @dataclass(frozen=True)
@@ -165,10 +175,11 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         for condition in site.conditions
         if ("conditions", condition.slug) in resolved.bodies
     }
-    member_of: dict[str, list[ListFilter]] = {}
+    member_of: dict[str, list[ListLink]] = {}
     for listed in filters:
+        link = ListLink(listed.kind, listed.label, listed.url)
         for key in listed.keys:
-            member_of.setdefault(key, []).append(listed)
+            member_of.setdefault(key, []).append(link)
     pages = tuple(
         _reference_page(resolved, by_key[key], tuple(member_of.get(key, ()))) for key in order
     )
@@ -202,7 +213,7 @@ def _filter(
 
 
 def _reference_page(
-    resolved: ResolvedSite, reference: Reference, filters: tuple[ListFilter, ...]
+    resolved: ResolvedSite, reference: Reference, filters: tuple[ListLink, ...]
 ) -> ReferencePage:
     urls = resolved.urls
     key = reference.key

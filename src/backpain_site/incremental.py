@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     # Imported where used: a build that finds nothing changed needs none of these modules.
     from .content import Site
     from .edit_snapshot import EditSnapshot
-    from .page_memo import Fingerprints, PageMemo
+    from .page_memo import Fingerprint, Fingerprints, PageMemo
     from .readability import PageGrade
 
 INPUT_FOLDERS = ("content", "templates", "static")
@@ -106,7 +106,7 @@ class BuildRecord:
     options: Options
     inputs: Mapping[str, InputRecord]
     recorded_ns: int
-    pages: Mapping[str, bytes]  # page fingerprints (page_memo.py)
+    pages: Mapping[str, Fingerprint]  # page fingerprints (page_memo.py)
     live: TreeRecord
     spare: TreeRecord | None
     summary: Summary
@@ -215,7 +215,7 @@ class BuildCache:
     _live: TreeCheck | None = None
     # In memory only (the live preview, which writes its own folder): the inputs and page
     # fingerprints of the last clean build, whose files the preview still holds.
-    _served: tuple[dict[str, InputRecord], int, dict[str, bytes]] | None = None
+    _served: tuple[dict[str, InputRecord], int, dict[str, Fingerprint]] | None = None
     _values: Fingerprints | None = None  # digests made by the last clean build, for the next
     # The live preview's snapshot for the fast edit path (edit_path.py), kept in memory, and
     # what its last clean build reported.

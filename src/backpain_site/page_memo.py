@@ -16,6 +16,12 @@ rendered needlessly, never left stale.
 One exclusion is deliberate: the raw Markdown of a content file (`Source.body`) is left out,
 because templates show bodies only as resolved HTML (tests/test_incremental.py checks that no
 template reads it). So editing a study's text re-renders its own page, not every list it is in.
+
+The site's references are given to every template, but a page's fingerprint covers only those
+it read the last time it rendered (`ReferenceReads` notes them): rendering is deterministic, so
+a page given the same values and the same references under the keys it read reads the same keys
+and makes the same page. A changed reference then renders again the pages that read it, not all
+20,000 pages of a site of 10,000 studies.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import hashlib
 import io
 import operator
 import pickle
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import PurePosixPath
 from types import BuiltinFunctionType, FunctionType, MappingProxyType, MethodType
@@ -32,6 +38,63 @@ from typing import Any
 
 from .content import Source
 from .output_tree import FileRecord, file_digest
+
+# The references a page read while it rendered: the keys it looked up, sorted, or None when it
+# went through them all (listed or counted them).
+Reads = tuple[str, ...] | None
+# What a build records of a page: a digest of everything it was given and of the references it
+# read, and which those were (the next build checks the page against the same references).
+Fingerprint = tuple[bytes, Reads]
+
+
+class ReferenceReads(Mapping[str, Any]):
+    """The site's references (key -> Reference) as templates see them, noting which keys each
+    page reads between `begin` and `reads`. One page renders at a time in a process (forked
+    workers each have their own copy)."""
+
+    def __init__(self, references: Mapping[str, Any]) -> None:
+        self._references = references
+        self._read: set[str] = set()
+        self._all = False
+
+    def begin(self) -> None:
+        """A page starts rendering: nothing read yet."""
+        self._read = set()
+        self._all = False
+
+    def reads(self) -> Reads:
+        return None if self._all else tuple(sorted(self._read))
+
+    def _noted(self, key: object) -> None:
+        # Only text keys can name a reference: any other key is missing whatever the references
+        # are, so looking it up depends on none of them.
+        if isinstance(key, str):
+            self._read.add(key)
+
+    def __getitem__(self, key: str) -> Any:
+        self._noted(key)
+        return self._references[key]
+
+    def __contains__(self, key: object) -> bool:
+        self._noted(key)
+        return key in self._references
+
+    def __iter__(self) -> Iterator[str]:
+        self._all = True
+        return iter(self._references)
+
+    def __len__(self) -> int:
+        self._all = True
+        return len(self._references)
+
+    def digest(self, reads: Reads, values: Fingerprints) -> bytes:
+        """A digest of the references under `reads` (all of them for None), absent ones too."""
+        keys = self._references.keys() if reads is None else reads
+        hasher = hashlib.blake2b(b"all" if reads is None else b"some", digest_size=16)
+        for key in keys:
+            found = self._references.get(key)
+            hasher.update(key.encode() + b"\0" + (b"-" if found is None else values.of(found)))
+        return hasher.digest()
 
 
 class Unfingerprintable(Exception):
@@ -130,6 +193,10 @@ class Fingerprints:
 
     def _stand_in(self, obj: Any) -> tuple[str, bytes] | None:
         kind = type(obj)
+        if kind is ReferenceReads:
+            # Which references a page read is part of its fingerprint (`PageMemo.fingerprint`),
+            # not of the values every page is given.
+            return ("references", b"read by each page")
         if kind is Source:
             # The raw body is left out on purpose (module docstring); everything else counts.
             return ("source", self.of((obj.kind, obj.slug, obj.path, obj.body_line, obj.meta)))
@@ -180,7 +247,7 @@ class PageMemo:
     def __init__(
         self,
         global_key: bytes,
-        previous: Mapping[str, bytes],
+        previous: Mapping[str, Fingerprint],
         intact: Collection[str],
         progress: Callable[[], None] | None = None,
         values: Fingerprints | None = None,
@@ -192,7 +259,9 @@ class PageMemo:
         self._intact = intact  # pages whose file is still exactly as the last build wrote it
         self._live = live  # those files' records (their digests), when they are on disk
         self._values = values if values is not None else Fingerprints()
-        self.fingerprints: dict[str, bytes] = {}
+        # Digests of the references under each set of keys pages read (many read the same).
+        self._read_digests: dict[Reads, bytes] = {}
+        self.fingerprints: dict[str, Fingerprint] = {}
         self.kept: set[PurePosixPath] = set()
 
     @property
@@ -200,35 +269,21 @@ class PageMemo:
         """The digests this memo made, for a later build in this process (serve)."""
         return self._values
 
-    def unchanged(
-        self,
-        path: PurePosixPath,
-        template: str,
-        common: Mapping[str, Any],
-        values: Mapping[str, Any],
-    ) -> bool:
-        """True when `path` need not be rendered: the writer keeps the last build's file."""
-        if str(path) in self.fingerprints:  # a second page for one path: render it, so render
-            if self._progress is not None:  # says so
-                self._progress()
-            return False
-        found, keep = self.check(path, template, common, values)
-        self.note(path, found, keep)
-        return keep
-
     def check(
         self,
         path: PurePosixPath,
         template: str,
         common: Mapping[str, Any],
         values: Mapping[str, Any],
-    ) -> tuple[bytes | None, bool]:
-        """The page's fingerprint (None: it has none) and whether its file can be kept, without
-        noting either: pages rendered by forked workers (forked.py) are checked there and noted
-        in the build's own process, in page order (`note`)."""
+        references: ReferenceReads,
+    ) -> tuple[bytes | None, Fingerprint | None]:
+        """A digest of what the page is given (None: it has none), and its last fingerprint
+        when its file can be kept (None: render it). Nothing is noted: pages rendered by
+        forked workers (forked.py) are checked there and noted in the build's own process, in
+        page order (`note`)."""
         name = str(path)
         try:
-            found = hashlib.blake2b(
+            given = hashlib.blake2b(
                 self._global
                 + template.encode()
                 + b"\0"
@@ -237,20 +292,43 @@ class PageMemo:
                 digest_size=16,
             ).digest()
         except Unfingerprintable:
-            return None, False
-        return found, self._previous.get(name) == found and name in self._intact
+            return None, None
+        last = self._previous.get(name)
+        if last is None or name not in self._intact:
+            return given, None
+        try:
+            same = self._with_reads(given, last[1], references) == last[0]
+        except Unfingerprintable:
+            return given, None
+        return given, last if same else None
+
+    def fingerprint(self, given: bytes, references: ReferenceReads) -> Fingerprint | None:
+        """The fingerprint of a page just rendered from what `check` digested as `given`,
+        with the references it read (None: they cannot be fingerprinted)."""
+        reads = references.reads()
+        try:
+            return self._with_reads(given, reads, references), reads
+        except Unfingerprintable:
+            return None
+
+    def _with_reads(self, given: bytes, reads: Reads, references: ReferenceReads) -> bytes:
+        read = self._read_digests.get(reads)
+        if read is None:
+            read = self._read_digests[reads] = references.digest(reads, self._values)
+        return hashlib.blake2b(given + read, digest_size=16).digest()
 
     def same_file(self, path: PurePosixPath, data: bytes) -> bool:
         """True when `data`, a page rendered again, has exactly the bytes of the live file
         at `path` (intact as the last build wrote it): the page can then be kept like an
-        unchanged one, so a build that renders every page again (a reference's title changed,
-        and every page is given the references) holds, and sends back from its workers, only
-        the pages that differ, not all of them until the writer compares them."""
+        unchanged one, so pages rendered again into the same bytes (a changed reference whose
+        change a page does not show) are neither sent back from the workers nor held until the
+        writer compares them."""
         found = self._live.get(str(path)) if self._live is not None else None
         return found is not None and found.size == len(data) and found.digest == file_digest(data)
 
-    def note(self, path: PurePosixPath, found: bytes | None, keep: bool) -> None:
-        """Record what `check` found for `path` (and count the page as done)."""
+    def note(self, path: PurePosixPath, found: Fingerprint | None, keep: bool) -> None:
+        """Record the fingerprint of `path` (the last one, from `check`, when the page was kept)
+        and count the page as done."""
         if self._progress is not None:
             self._progress()
         if found is not None:

@@ -31,7 +31,7 @@ from .findings import summarise
 from .forked import cores, forked_map
 from .jsonld import condition_page, study_page
 from .output_tree import FileRecord
-from .page_memo import PageMemo
+from .page_memo import Fingerprint, PageMemo, ReferenceReads
 from .problems import Problem, error
 from .resolve import ResolvedBody, ResolvedSite, study_year
 from .urls import Urls
@@ -64,7 +64,7 @@ class _Job:
 
 
 class _Rendered(NamedTuple):
-    fingerprint: bytes | None  # page_memo's, when there is a page memo
+    fingerprint: Fingerprint | None  # page_memo's, when there is a page memo
     keep: bool  # the file on disk is current: not rendered
     made: bytes | FileRecord | None  # the page, or the file a sink wrote; None: not made
     problems: list[Problem]
@@ -118,13 +118,15 @@ def render(
     urls = resolved.urls
     env = _environment(site.templates_dir)
     references = {r.key: r for r in site.references}
+    # Templates see the references through this, which notes the keys each page reads.
+    read = ReferenceReads(references)
     all_reviews = (
         [c.review for c in site.conditions]
         + [s.review for s in site.studies]
         + [p.review for p in site.pages]
     )
     site_review = _combined_review(all_reviews) if all_reviews else None
-    common = page_common(site.config, urls, site.conditions, site.pages, references, resolved.marks)
+    common = page_common(site.config, urls, site.conditions, site.pages, read, resolved.marks)
     # Citation pages, the filtered bibliographies and every download (bibliography_pages.py).
     bibliography = bibliography_pages(resolved)
     outputs: Outputs = {}
@@ -160,15 +162,19 @@ def render(
         """One page: kept (the file on disk is current), rendered, or a template error. In a
         forked worker, this is all that runs, and only its result comes back."""
         job = jobs[index]
-        fingerprint, keep = (
-            pages.check(job.path, job.template, common, job.values)
+        given, last = (
+            pages.check(job.path, job.template, common, job.values, read)
             if pages is not None
-            else (None, False)
+            else (None, None)
         )
-        if keep:
-            return _Rendered(fingerprint, True, None, [])
+        if last is not None:
+            return _Rendered(last, True, None, [])
         found: list[Problem] = []
+        read.begin()
         html = _render_page(job.template, job.values, found)
+        fingerprint = (
+            pages.fingerprint(given, read) if pages is not None and given is not None else None
+        )
         if html is None:
             return _Rendered(fingerprint, False, None, found)
         data = html.encode("utf-8")
