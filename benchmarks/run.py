@@ -4,7 +4,7 @@
     python3 benchmarks/run.py --studies 200 --runs 5 --results benchmarks/RESULTS.md
 
 For each N the synthetic site (benchmarks/generate.py, with the project's real templates and
-static files) is built, in each run, in this order:
+static files) is built, in each pass, in this order:
 
     cold            no cache, no output folder
     warm            nothing changed
@@ -13,12 +13,25 @@ static files) is built, in each run, in this order:
     study edited    another study's text changed
     reference       one reference's title changed in references.bib
 
-Each build runs as `python3 -m backpain_site build` in its own process; the table gives the
-median wall time of the runs, the peak resident memory of the largest process of the build
-(the build or one of its workers, from `wait4`), the peak of all its processes together
-(their proportional set size, PSS, sampled from /proc every 250 ms: memory a forked worker
-shares with the build is counted once), and pages written
-per second. Nothing here is needed to build the site.
+Each build runs as `python3 -m backpain_site build` in its own process. For each N there are
+`--runs` timed passes of these steps and, before them, one memory pass of the same steps; each
+pass starts from a fresh copy of the site, flushed to disk (`os.sync`) before its cold build so
+that writing the copy back is not charged to the build. The table's columns:
+
+    median time         median wall time of the timed passes (their times in "runs (s)")
+    peak RSS, largest   peak resident memory of the biggest single process of the build (the
+      process           build or one of its workers), median of the timed passes; it comes
+                        from `wait4`, which costs the build nothing
+    peak PSS, all       the peak of all the build's processes together (their proportional
+      processes         set size, PSS: memory a forked worker shares with the build is counted
+                        once), sampled from /proc every 250 ms in the memory pass only
+                        ("sampled separately"): reading PSS walks every process's page tables
+                        and slowed a 10,000-study cold build by about 12%, so no timed build
+                        is sampled and the memory pass's times are printed but never counted
+    pages/s             pages written per second of the cold build's median time
+
+The memory pass adds one pass per N to the benchmark's duration (a third more at 3 runs).
+Nothing here is needed to build the site.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,10 +72,15 @@ LINEAR_TARGET = 11.0
 class Measure:
     step: str
     seconds: float
-    max_rss_mb: float  # largest single process
-    tree_rss_mb: float  # all processes of the build together (PSS), sampled
+    max_rss_mb: float  # largest single process, from wait4
+    tree_pss_mb: float | None  # all processes of the build together (PSS), if sampled
     pages: int
     output: str
+    sampled: bool  # the memory pass: its PSS is counted, its time is not
+
+
+# How one build of the benchmark is run: (project, step, code folder, sample PSS) -> Measure.
+Build = Callable[[Path, str, Path, bool], Measure]
 
 
 def _machine() -> dict[str, str]:
@@ -129,11 +148,12 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def run_build(project: Path, step: str, code: Path) -> Measure:
-    command = [sys.executable, "-m", "backpain_site", "build", "--source", str(project)]
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+def _build_command(project: Path) -> list[str]:
+    return [sys.executable, "-m", "backpain_site", "build", "--source", str(project)]
+
+
+def _wait_sampled(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes, int]:
+    """Wait for `process`, sampling the PSS of its process tree; its output and the peak PSS."""
     peak_tree = 0
     done = threading.Event()
 
@@ -142,15 +162,34 @@ def run_build(project: Path, step: str, code: Path) -> Measure:
         while not done.is_set():
             peak_tree = max(peak_tree, _tree_rss(process.pid))
             # Reading PSS walks each process's page tables: every 20 ms it took 40% of a core
-            # from the build being measured; every 250 ms it costs a few per cent.
+            # from the build being measured; every 250 ms it still costs several per cent,
+            # which is why only the memory pass samples.
             done.wait(PSS_EVERY_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     out, err = process.communicate()
-    seconds = time.perf_counter() - started
     done.set()
     sampler.join()
+    return out, err, peak_tree
+
+
+def run_build(project: Path, step: str, code: Path, sample_pss: bool) -> Measure:
+    """Build `project` once in a child process: its wall time, peak memory and summary line.
+
+    With `sample_pss` the child's process tree is also sampled for PSS (the memory pass);
+    otherwise nothing but the wait for the child runs beside the build."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        _build_command(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    peak_tree: int | None = None
+    if sample_pss:
+        out, err, peak_tree = _wait_sampled(process)
+    else:
+        out, err = process.communicate()
+    seconds = time.perf_counter() - started
     # communicate() has reaped the child; its resource use (and that of every descendant it
     # waited for) is in RUSAGE_CHILDREN, whose ru_maxrss is the largest single process so far.
     import resource
@@ -163,13 +202,15 @@ def run_build(project: Path, step: str, code: Path) -> Measure:
     pages = (
         int(summary.split(" pages")[0].split()[-1].replace(",", "")) if " pages" in summary else 0
     )
-    return Measure(step, seconds, max_rss, peak_tree / 1024 / 1024, pages, summary)
+    tree_pss = None if peak_tree is None else peak_tree / 1024 / 1024
+    return Measure(step, seconds, max_rss, tree_pss, pages, summary, sample_pss)
 
 
-def _isolated(function_args: list[str]) -> Measure:
+def _isolated(project: Path, step: str, code: Path, sample_pss: bool) -> Measure:
     """Run one build from a fresh interpreter, so RUSAGE_CHILDREN holds only that build."""
+    flags = ["--sample-pss"] if sample_pss else []
     done = subprocess.run(
-        [sys.executable, __file__, "--one", *function_args],
+        [sys.executable, __file__, "--one", str(project), step, str(code), *flags],
         capture_output=True,
         text=True,
         check=False,
@@ -200,7 +241,42 @@ def _edit_reference(project: Path, index: int) -> None:
     path.write_text(text[: title + 13] + "revised " + text[title + 13 :], encoding="utf-8")
 
 
-def benchmark(studies: int, runs: int, work: Path) -> dict[str, list[Measure]]:
+def _one_pass(
+    source: Path, work: Path, studies: int, label: str, sample_pss: bool, build: Build
+) -> list[Measure]:
+    """Every step once, in order, on a fresh copy of `source`: one Measure per step."""
+    project = work / f"run-{studies}"
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(source, project)
+    # The copy (and the removal of the last one) would otherwise be written back to disk while
+    # the cold build runs, and charged to it.
+    os.sync()
+    found: list[Measure] = []
+    for step in STEPS:
+        if step == "first edit":
+            _edit_study(project, studies // 3)
+        elif step == "study edited":
+            _edit_study(project, studies // 2)
+        elif step == "reference edited":
+            _edit_reference(project, studies // 2)
+        measure = build(project, step, work / "src", sample_pss)
+        found.append(measure)
+        pss = "" if measure.tree_pss_mb is None else f" PSS {measure.tree_pss_mb:5.0f} MB"
+        print(
+            f"  N={studies:,} {label}: {step:<16} {measure.seconds:7.2f} s "
+            f"{measure.max_rss_mb:6.0f} MB{pss}  {measure.output}",
+            flush=True,
+        )
+    shutil.rmtree(project, ignore_errors=True)
+    for leftover in work.glob(f".run-{studies}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return found
+
+
+def benchmark(
+    studies: int, runs: int, work: Path, build: Build = _isolated
+) -> dict[str, list[Measure]]:
+    """The memory pass, then `runs` timed passes, on a site of `studies` studies in `work`."""
     source = work / f"site-{studies}"
     if not source.exists():
         generate(source, studies)
@@ -209,27 +285,13 @@ def benchmark(studies: int, runs: int, work: Path) -> dict[str, list[Measure]]:
             shutil.rmtree(source / folder)
             shutil.copytree(REPO / folder, source / folder)
     measures: dict[str, list[Measure]] = {step: [] for step in STEPS}
-    for run in range(runs):
-        project = work / f"run-{studies}"
-        shutil.rmtree(project, ignore_errors=True)
-        shutil.copytree(source, project)
-        for step in STEPS:
-            if step == "first edit":
-                _edit_study(project, studies // 3)
-            elif step == "study edited":
-                _edit_study(project, studies // 2)
-            elif step == "reference edited":
-                _edit_reference(project, studies // 2)
-            measure = _isolated([str(project), step, str(work / "src")])
-            measures[step].append(measure)
-            print(
-                f"  N={studies:,} run {run + 1}: {step:<16} {measure.seconds:7.2f} s "
-                f"{measure.max_rss_mb:6.0f} MB  {measure.output}",
-                flush=True,
-            )
-        shutil.rmtree(project, ignore_errors=True)
-        for leftover in work.glob(f".run-{studies}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+    # The memory pass goes first, so every timed pass follows a full pass as the later ones do
+    # (the same files in the operating system's cache).
+    passes = [("memory pass (PSS sampled, time not counted)", True)]
+    passes += [(f"run {run + 1}", False) for run in range(runs)]
+    for label, sample_pss in passes:
+        for measure in _one_pass(source, work, studies, label, sample_pss, build):
+            measures[measure.step].append(measure)
     return measures
 
 
@@ -237,15 +299,25 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
+def _timed(got: list[Measure]) -> list[Measure]:
+    """The measures of the timed passes (the memory pass's time is never counted)."""
+    return [m for m in got if not m.sampled]
+
+
+def _sampled_pss(got: list[Measure]) -> float:
+    """Peak PSS of all processes (MB) from the memory pass, 0 if there was none."""
+    return max((m.tree_pss_mb for m in got if m.tree_pss_mb is not None), default=0.0)
+
+
 def table(results: dict[int, dict[str, list[Measure]]]) -> str:
     lines = [
         "| studies | build | median time | runs (s) | peak RSS, largest process | peak PSS, "
-        "all processes | pages/s |",
+        "all processes (sampled separately) | pages/s |",
         "|---:|---|---:|---|---:|---:|---:|",
     ]
     for studies, measures in results.items():
         for step in STEPS:
-            got = measures[step]
+            got = _timed(measures[step])
             if not got:
                 continue
             seconds = _median([m.seconds for m in got])
@@ -255,7 +327,7 @@ def table(results: dict[int, dict[str, list[Measure]]]) -> str:
                 f"| {studies:,} | {step} | {seconds:.2f} s | "
                 + ", ".join(f"{m.seconds:.2f}" for m in got)
                 + f" | {_median([m.max_rss_mb for m in got]):.0f} MB"
-                + f" | {_median([m.tree_rss_mb for m in got]):.0f} MB | {rate} |"
+                + f" | {_sampled_pss(measures[step]):.0f} MB | {rate} |"
             )
     return "\n".join(lines)
 
@@ -265,13 +337,13 @@ def verdicts(results: dict[int, dict[str, list[Measure]]]) -> list[str]:
     big = results.get(10_000)
     if big:
         for step, limit in TARGETS.items():
-            seconds = _median([m.seconds for m in big[step]])
+            seconds = _median([m.seconds for m in _timed(big[step])])
             found.append(
                 f"- {step} at 10,000: {seconds:.2f} s (target {limit:g} s): "
                 + ("met" if seconds <= limit else "NOT met")
             )
         peak = max(
-            max(_median([m.max_rss_mb for m in big[s]]), _median([m.tree_rss_mb for m in big[s]]))
+            max(_median([m.max_rss_mb for m in _timed(big[s])]), _sampled_pss(big[s]))
             for s in STEPS
             if big[s]
         )
@@ -282,8 +354,8 @@ def verdicts(results: dict[int, dict[str, list[Measure]]]) -> list[str]:
         )
     small = results.get(1_000)
     if big and small:
-        ratio = _median([m.seconds for m in big["cold"]]) / _median(
-            [m.seconds for m in small["cold"]]
+        ratio = _median([m.seconds for m in _timed(big["cold"])]) / _median(
+            [m.seconds for m in _timed(small["cold"])]
         )
         found.append(
             f"- cold 10,000 / cold 1,000: {ratio:.1f} (target at most {LINEAR_TARGET:g}): "
@@ -301,9 +373,11 @@ def main() -> None:
     )
     parser.add_argument("--results", type=Path, default=None, help="also write the report here")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--sample-pss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(asdict(run_build(Path(args.one[0]), args.one[1], Path(args.one[2])))))
+        project, step, code = Path(args.one[0]), args.one[1], Path(args.one[2])
+        print(json.dumps(asdict(run_build(project, step, code, args.sample_pss))))
         return
     machine = _machine()
     work = args.work or Path(tempfile.mkdtemp(prefix="backpain-bench-"))
