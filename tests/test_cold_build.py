@@ -63,29 +63,6 @@ def test_forked_map_gives_every_result_in_order_from_other_processes() -> None:
     )
 
 
-def test_forked_map_does_its_own_work_while_it_waits() -> None:
-    in_a_fresh_process(
-        """
-        import os
-        from backpain_site import forked
-
-        def square_and_pid(index):
-            return index * index, os.getpid()
-
-        left = list(range(10_000))
-
-        def idle():
-            left.pop()
-            return bool(left)
-
-        count = forked.MIN_ITEMS * 2
-        results = forked.forked_map(square_and_pid, count, 2, idle)
-        assert [s for s, _ in results] == [i * i for i in range(count)]
-        assert len(left) < 10_000  # called at least once; how often depends on the workers
-        """
-    )
-
-
 def test_a_worker_that_dies_is_an_error_not_a_wait() -> None:
     in_a_fresh_process(
         """

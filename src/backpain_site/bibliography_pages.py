@@ -4,23 +4,25 @@ Input: `ResolvedSite`. Output: one `ReferencePage` per reference (formatted cita
 source and study design, DOI/PubMed/PMC/registry links, every citing place, downloads, JSON-LD
 and Highwire `citation_*` meta), the filtered lists of `/references/` (by study design and by
 condition, each its own page so they work without JavaScript), and the bytes of every download
-(BibTeX, RIS, CSL-JSON). Render turns these into HTML; nothing is written here.
+(BibTeX, RIS, CSL-JSON), made one at a time when render asks for them (`files`): at 10,000
+references they are about 90 MB, which no build need hold at once. Render turns these into
+HTML; nothing is written here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .bibliography import Name, Reference
 from .content import Study
 from .csl import FormattedReference
 from .csl_data import IdentifierLink, identifier_links, to_csl_json
 from .evidence import DESIGNS
-from .exports import FORMATS, MEDIA_TYPES, export
+from .exports import FORMATS, MEDIA_TYPES, export_key, make_export
 from .resolve import Backlink, ResolvedSite
 from .urls import Urls
 
@@ -51,16 +53,17 @@ SOURCE_KINDS = {
 
 @dataclass(frozen=True)
 class Download:
+    """A download as pages link to it; its bytes are made by `BibliographyPages.files`."""
+
     label: str  # "BibTeX", "RIS", "CSL-JSON"
     extension: str
     url: str
     path: PurePosixPath  # inside the output folder
-    data: bytes
     media_type: str
 
-    @property
-    def size(self) -> int:
-        return len(self.data)
+
+# The references a set of downloads (one per format) is made of.
+_Exported = tuple[tuple[Download, ...], tuple[Reference, ...]]
 
 
 @dataclass(frozen=True)
@@ -106,30 +109,50 @@ class BibliographyPages:
     filters: tuple[ListFilter, ...]
     downloads: tuple[Download, ...]  # the whole bibliography
     condition_downloads: Mapping[str, tuple[Download, ...]]  # a condition page's references
+    # Every set of downloads with its references, in the order `files` makes them.
+    exported: tuple[_Exported, ...] = ()
 
-    def files(self) -> dict[PurePosixPath, bytes]:
-        every = [*self.downloads]
-        for page in self.pages:
-            every += page.downloads
-        for listed in self.filters:
-            every += listed.downloads
-        for downloads in self.condition_downloads.values():
-            every += downloads
-        return {d.path: d.data for d in every}
-
-
-def _downloads(references: Sequence[Reference], urls: Urls, url_of: Any) -> tuple[Download, ...]:
-    return tuple(
-        Download(
-            label,
-            ext,
-            url_of(ext),
-            urls.output_path(url_of(ext)),
-            export(references, ext),
-            MEDIA_TYPES[ext],
+    def listing(self) -> tuple[DownloadFile, ...]:
+        """Every download, not yet made: the whole bibliography's files first, then each
+        reference's, each filtered list's and each condition page's."""
+        return tuple(
+            DownloadFile(download.path, download.extension, references)
+            for downloads, references in self.exported
+            for download in downloads
         )
+
+    def files(self) -> Iterator[tuple[PurePosixPath, bytes]]:
+        """Every download's path and bytes, in `listing` order, each made only when asked
+        for (and then let go by the caller)."""
+        for file in self.listing():
+            yield file.path, file.data()
+
+
+class DownloadFile(NamedTuple):
+    """A download still to be made (render makes them in its forked workers)."""
+
+    path: PurePosixPath  # inside the output folder
+    extension: str
+    references: tuple[Reference, ...]
+
+    def data(self) -> bytes:
+        return make_export(self.references, self.extension)
+
+    def key(self) -> bytes:
+        """What the file is made from, digested (exports.export_key)."""
+        return export_key(self.references, self.extension)
+
+
+def _downloads(
+    references: Sequence[Reference], urls: Urls, url_of: Any, exported: list[_Exported]
+) -> tuple[Download, ...]:
+    """The downloads (one per format) of `references`, noted in `exported` to be made later."""
+    made = tuple(
+        Download(label, ext, url_of(ext), urls.output_path(url_of(ext)), MEDIA_TYPES[ext])
         for ext, label in FORMATS
     )
+    exported.append((made, tuple(references)))
+    return made
 
 
 def source_kind(reference: Reference) -> str:
@@ -153,17 +176,25 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         for design in {s.design for s in studies} or {NOT_A_STUDY}:
             designs.setdefault(design, set()).add(key)
     filters: list[ListFilter] = []
+    # What each kind of download is made of, kept apart to be made in `files`' order.
+    of_filters: list[_Exported] = []
+    of_conditions: list[_Exported] = []
+    of_pages: list[_Exported] = []
+    whole: list[_Exported] = []
     for design in [*DESIGNS, NOT_A_STUDY]:
         if design in designs:
             label = DESIGNS[design].label if design in DESIGNS else "Not one of our study summaries"
-            filters.append(_filter(resolved, "designs", design, label, in_order(designs[design])))
+            chosen = in_order(designs[design])
+            filters.append(_filter(resolved, "designs", design, label, chosen, of_filters))
     for condition in site.conditions:
         page = resolved.bodies.get(("conditions", condition.slug))
         keys = [ref.key for ref in page.references] if page else []
         for study in resolved.studies_by_condition.get(condition.slug, ()):
             keys += study.references
         filters.append(
-            _filter(resolved, "conditions", condition.slug, condition.title, in_order(keys))
+            _filter(
+                resolved, "conditions", condition.slug, condition.title, in_order(keys), of_filters
+            )
         )
 
     condition_downloads = {
@@ -171,6 +202,7 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
             [by_key[ref.key] for ref in resolved.bodies[("conditions", condition.slug)].references],
             urls,
             lambda ext, slug=condition.slug: urls.condition_references_download(slug, ext),
+            of_conditions,
         )
         for condition in site.conditions
         if ("conditions", condition.slug) in resolved.bodies
@@ -181,20 +213,27 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         for key in listed.keys:
             member_of.setdefault(key, []).append(link)
     pages = tuple(
-        _reference_page(resolved, by_key[key], tuple(member_of.get(key, ()))) for key in order
+        _reference_page(resolved, by_key[key], tuple(member_of.get(key, ())), of_pages)
+        for key in order
     )
     return BibliographyPages(
         pages=pages,
         filters=tuple(filters),
         downloads=_downloads(
-            [by_key[k] for k in order], urls, lambda ext: urls.references_download(ext)
+            [by_key[k] for k in order], urls, lambda ext: urls.references_download(ext), whole
         ),
         condition_downloads=MappingProxyType(condition_downloads),
+        exported=(*whole, *of_pages, *of_filters, *of_conditions),
     )
 
 
 def _filter(
-    resolved: ResolvedSite, kind: str, slug: str, label: str, keys: tuple[str, ...]
+    resolved: ResolvedSite,
+    kind: str,
+    slug: str,
+    label: str,
+    keys: tuple[str, ...],
+    exported: list[_Exported],
 ) -> ListFilter:
     urls = resolved.urls
     by_key = {r.key: r for r in resolved.site.references}
@@ -208,12 +247,16 @@ def _filter(
             [by_key[k] for k in keys],
             urls,
             lambda ext: urls.references_download(ext, kind, slug),
+            exported,
         ),
     )
 
 
 def _reference_page(
-    resolved: ResolvedSite, reference: Reference, filters: tuple[ListLink, ...]
+    resolved: ResolvedSite,
+    reference: Reference,
+    filters: tuple[ListLink, ...],
+    exported: list[_Exported],
 ) -> ReferencePage:
     urls = resolved.urls
     key = reference.key
@@ -229,7 +272,9 @@ def _reference_page(
         studies=studies,
         links=identifier_links(reference),
         cited_by=resolved.cited_by.get(key, ()),
-        downloads=_downloads([reference], urls, lambda ext: urls.reference_download(key, ext)),
+        downloads=_downloads(
+            [reference], urls, lambda ext: urls.reference_download(key, ext), exported
+        ),
         structured_data=structured_data(reference, urls.absolute(url), studies),
         meta=highwire_meta(reference),
         filters=filters,

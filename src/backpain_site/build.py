@@ -114,6 +114,7 @@ def build(
             )
     from .cache import NO_MEMO, paused_collection, remembering
     from .edit_snapshot import TEMPLATES, take
+    from .forked import give_back_memory
     from .load import load_site
     from .prefetch import Prefetcher, cores
     from .readability import check_readability
@@ -195,6 +196,7 @@ def build(
         # Compiled for the next process's fast edit (the preview keeps its own environment).
         snapshot[TEMPLATES] = compile_templates(site.templates_dir)
     if cache is not None and out_dir is not None:
+        give_back_memory()  # what render and the writer freed, before the cache is pickled
         cache.finish(options, pages, updated if written else None, summary, snapshot)
     elif cache is not None and cache.disk is None and pages is not None and clean:
         # The live preview writes, and keeps, every page of this build.

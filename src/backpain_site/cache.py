@@ -245,6 +245,18 @@ def remember(namespace: str, key: bytes, compute: Callable[[], T]) -> T:
     return _ACTIVE.get().get(namespace, key, compute)
 
 
+def recalled(namespace: str, key: bytes) -> Any:
+    """What the active memo holds under `key` (None: nothing), computing nothing: for results
+    made elsewhere (a forked worker) and handed back to be noted (`note`)."""
+    memo = _ACTIVE.get()
+    return memo.get(namespace, key, lambda: None) if memo.has(namespace, key) else None
+
+
+def note(namespace: str, key: bytes, value: object) -> None:
+    """Keep `value` under `key` in the active memo (saved with it, for the next build)."""
+    _ACTIVE.get().put(namespace, key, value)
+
+
 def remembered(namespace: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """Remember a pure function's results by its arguments while a build's memo is active.
 
@@ -288,6 +300,35 @@ def encode_shard(version: str, entries: Mapping[bytes, Any], secret: bytes) -> b
         payload = pickle.dumps(dict(entries), protocol=5)
     checksum = _checksum(payload, secret)
     return b"\n".join((FORMAT, version.encode(), checksum, payload))
+
+
+class _Checksummed:
+    """A file-like `write` that passes bytes on and checksums them as `_checksum` does."""
+
+    def __init__(self, append: Callable[[bytes], object], secret: bytes) -> None:
+        self.append = append
+        self.checksum = hashlib.blake2b(digest_size=32, key=secret)
+
+    def write(self, data: bytes) -> None:
+        self.checksum.update(data)
+        self.append(data)
+
+
+def shard_parts(
+    version: str, entries: Mapping[bytes, Any], secret: bytes
+) -> Callable[[Callable[[bytes], object]], bytes]:
+    """`encode_shard(version, entries, secret)` in parts (writer.replace_file_in_parts): the
+    pickle is appended as it is made, and the head (with its checksum) goes before it. The
+    build record (about 20 MB at 10,000 studies) was held twice, pickled and joined to its
+    head, at the end of a whole build, when the build holds most."""
+
+    def body(append: Callable[[bytes], object]) -> bytes:
+        sink = _Checksummed(append, secret)
+        with _no_cyclic_gc():
+            pickle.dump(dict(entries), sink, protocol=5)
+        return b"\n".join((FORMAT, version.encode(), sink.checksum.hexdigest().encode(), b""))
+
+    return body
 
 
 @contextmanager
@@ -375,19 +416,51 @@ def encode_pack(version: str, entries: Mapping[str, Any], secret: bytes) -> byte
     # One growing buffer, the head put in front of it at the end (in place): the pack is held
     # once, not as its entries and again as their join (about 60 MB at 10,000 studies).
     body = bytearray()
-    index: dict[str, tuple[int, int, bytes]] = {}
+    index = _pack_body(entries, secret, body.extend)
+    body[0:0] = _pack_head(version, index, secret)
+    return body
+
+
+def pack_parts(
+    version: str, entries: Mapping[str, Any], secret: bytes
+) -> Callable[[Callable[[bytes], object]], bytes]:
+    """`encode_pack(version, entries, secret)` in parts, for writer.replace_file_in_parts:
+    each entry is appended as it is pickled, and the head (made last) goes before them. The
+    fast edit's snapshot (about 60 MB at 10,000 studies) is then saved without being held,
+    which held it twice at the build's peak of memory."""
+
+    def body(append: Callable[[bytes], object]) -> bytes:
+        return _pack_head(version, _pack_body(entries, secret, append), secret)
+
+    return body
+
+
+_PackIndex = dict[str, tuple[int, int, bytes]]  # entry name: offset, length, checksum
+
+
+def _pack_body(
+    entries: Mapping[str, Any], secret: bytes, append: Callable[[bytes], object]
+) -> _PackIndex:
+    """Pickle each entry and `append` it (one at a time); the index of what was appended."""
+    index: _PackIndex = {}
+    offset = 0
     for name, value in entries.items():
         blob = pickle.dumps(value, protocol=5)
         check = hashlib.blake2b(blob, digest_size=_ENTRY_CHECK, key=secret).digest()
-        index[name] = (len(body), len(blob), check)
-        body += blob
+        index[name] = (offset, len(blob), check)
+        append(blob)
+        offset += len(blob)
         del blob
+    return index
+
+
+def _pack_head(version: str, index: _PackIndex, secret: bytes) -> bytes:
+    """What comes before a pack's entries: its format, version, checked index."""
     payload = pickle.dumps(index, protocol=5)
     head = b"\n".join(
         (PACK_FORMAT, version.encode(), _checksum(payload, secret), b"%d" % len(payload))
     )
-    body[0:0] = head + b"\n" + payload
-    return body
+    return head + b"\n" + payload
 
 
 class PackReader:
@@ -521,8 +594,19 @@ class CacheFolder:
             return None
         return PackReader(data, self.version, self.secret)
 
-    def pack_file(self, name: str, entries: Mapping[str, Any]) -> tuple[Path, bytearray]:
-        return self.folder / f"{name}.pack", encode_pack(self.version, entries, self.secret)
+    def pack_file(
+        self, name: str, entries: Mapping[str, Any]
+    ) -> tuple[Path, Callable[[Callable[[bytes], object]], bytes]]:
+        """Where `read_pack` finds the pack `name`, and its parts (`pack_parts`)."""
+        return self.folder / f"{name}.pack", pack_parts(self.version, entries, self.secret)
+
+    def record_parts(
+        self, name: str, record: object
+    ) -> tuple[Path, Callable[[Callable[[bytes], object]], bytes]]:
+        """`record_file`, in parts (`shard_parts`): for a whole build, which holds most."""
+        return self.folder / f"{name}.record", shard_parts(
+            self.version, {b"record": record}, self.secret
+        )
 
     def record_file(self, name: str, record: object) -> tuple[Path, bytes]:
         return self.folder / f"{name}.record", encode_shard(

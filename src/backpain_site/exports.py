@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from functools import partial, wraps
 from typing import TypeVar
@@ -219,6 +219,18 @@ def export(references: Iterable[Reference], extension: str) -> bytes:
     listed = list(references)
     key = digest("export", extension, [_reference_digest(r) for r in listed])
     return remember("exports", key, partial(_export, listed, extension))
+
+
+def export_key(references: Sequence[Reference], extension: str) -> bytes:
+    """What the file of `references` in `extension` is made from (every field of each, in
+    order), digested: render remembers the digest of the file's bytes under it, so a build
+    finds an unchanged download on disk without making it, or holding it, again."""
+    return digest("export file", extension, [_reference_digest(r) for r in references])
+
+
+def make_export(references: Sequence[Reference], extension: str) -> bytes:
+    """`export`, not remembered: for a caller that keeps only the file's digest."""
+    return _export(list(references), extension)
 
 
 def _export(references: list[Reference], extension: str) -> bytes:

@@ -10,6 +10,8 @@ nothing but each page's small result is sent between processes.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import gc
 import multiprocessing
 import os
@@ -37,6 +39,27 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's malloc_trim; nothing elsewhere).
+
+    Freed Python objects leave their memory with the allocator, which returns only what lies
+    at the top of the heap: after a big transient phase, tens of MB stay resident though free
+    (about 35 MB before rendering and 50 MB before the cache is saved, at 10,000 studies).
+    Before a fork it matters twice: each worker starts with every page the parent holds."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        found: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return found
 
 
 def can_fork() -> bool:
@@ -68,7 +91,6 @@ def forked_map(
     work: Callable[[int], T],
     count: int,
     processes: int,
-    idle: Callable[[], bool] | None = None,
 ) -> Generator[T, None, None]:
     """`work(0), ..., work(count - 1)` in index order, computed by `processes` forked workers
     (or here, one after the other, when forking is not possible or not worth it).
@@ -76,8 +98,7 @@ def forked_map(
     `work` must depend only on what exists when the first result is asked for and on its index,
     and must not change anything the caller keeps (a worker's changes stay in the worker): its
     results are all that come back. They arrive as the workers make them, a chunk at a time.
-    While no result is ready, this process calls `idle()` (other work of its own) until it
-    returns False. A worker that dies (killed for memory, say) raises BrokenProcessPool here
+    A worker that dies (killed for memory, say) raises BrokenProcessPool here
     rather than leaving the build waiting for it.
     """
     if processes < 2 or count < MIN_ITEMS or not can_fork():
@@ -85,15 +106,13 @@ def forked_map(
             yield work(index)
         return
     bounds = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
+    give_back_memory()
     with _inherited(work):
         context = multiprocessing.get_context("fork")
         pool = ProcessPoolExecutor(min(processes, len(bounds)), mp_context=context)
         try:
             chunks = [pool.submit(_run_chunk, chunk) for chunk in bounds]
-            busy = idle is not None
             for chunk in chunks:
-                while busy and not chunk.done():
-                    busy = idle is not None and idle()
                 yield from chunk.result()
         finally:
             # Stopped early (an error, or Ctrl-C): no worker goes on working for nobody.

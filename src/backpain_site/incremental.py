@@ -34,6 +34,7 @@ from .writer import (
     Updated,
     machine_secret,
     replace_file,
+    replace_file_in_parts,
     start_search_index,
     update_site,
 )
@@ -353,8 +354,8 @@ class BuildCache:
             if updated is not None and self.record is not None:
                 if snapshot is not None:
                     entries = {**snapshot, _SNAPSHOT_ID: snapshot_id}
-                    replace_file(*self.disk.pack_file(SNAPSHOT, entries))
-                replace_file(*self.disk.record_file(RECORD, self.record))
+                    replace_file_in_parts(*self.disk.pack_file(SNAPSHOT, entries))
+                replace_file_in_parts(*self.disk.record_parts(RECORD, self.record))
         # The next build in this process (the live preview) starts from what this one used.
         self.memo = self.memo.next_build()
         if self.disk is not None:

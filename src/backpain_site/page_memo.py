@@ -326,6 +326,17 @@ class PageMemo:
         found = self._live.get(str(path)) if self._live is not None else None
         return found is not None and found.size == len(data) and found.digest == file_digest(data)
 
+    @property
+    def compares_files(self) -> bool:
+        """False when no live files are known (the live preview): `has_file` is never true."""
+        return self._live is not None
+
+    def has_file(self, path: PurePosixPath, digest: bytes) -> bool:
+        """True when the live file at `path` (intact as the last build wrote it) has bytes of
+        this `digest` (output_tree.file_digest): render keeps such a download unmade."""
+        found = self._live.get(str(path)) if self._live is not None else None
+        return found is not None and found.digest == digest
+
     def note(self, path: PurePosixPath, found: Fingerprint | None, keep: bool) -> None:
         """Record the fingerprint of `path` (the last one, from `check`, when the page was kept)
         and count the page as done."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -21,16 +22,18 @@ import jinja2
 
 from .bibliography import Reference
 from .bibliography_pages import BibliographyPages, ListFilter, bibliography_pages
+from .cache import note, recalled
 from .citations import CitationMarks
 from .content import Condition, Page, ReviewDates, SiteConfig, Study
 from .csl import load_style
 from .discovery import ListedPage, discovery_files, sections
 from .evidence import CERTAINTIES, DESIGNS, LEVELS, VERDICTS, caveats, level_of
 from .evidence_map import build_map, svg
+from .exports import export
 from .findings import summarise
-from .forked import cores, forked_map
+from .forked import MIN_ITEMS, cores, forked_map
 from .jsonld import condition_page, study_page
-from .output_tree import FileRecord
+from .output_tree import FileRecord, file_digest
 from .page_memo import Fingerprint, PageMemo, ReferenceReads
 from .problems import Problem, error
 from .resolve import ResolvedBody, ResolvedSite, study_year
@@ -45,15 +48,13 @@ _UNLISTED = {"404.html", "search.html"}
 class PageSink(Protocol):
     """Where rendered pages go instead of the outputs (writer.StagedSite stages them on disk).
 
-    A page is written by the worker that rendered it (`write`), and noted in the build's own
-    process in page order (`note`); other files are written and noted here at once (`put`).
+    A page or download is written by the worker that made it (`write`), and noted in the
+    build's own process in order (`note`).
     """
 
     def write(self, path: PurePosixPath, data: bytes) -> FileRecord: ...
 
     def note(self, path: PurePosixPath, record: FileRecord) -> None: ...
-
-    def put(self, path: PurePosixPath, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,19 @@ class _Rendered(NamedTuple):
     keep: bool  # the file on disk is current: not rendered
     made: bytes | FileRecord | None  # the page, or the file a sink wrote; None: not made
     problems: list[Problem]
+
+
+class _Made(NamedTuple):
+    """A download made by a worker (render.make_file)."""
+
+    key: bytes  # what it is made from (exports.export_key); b"": not remembered
+    digest: bytes  # of its bytes (output_tree.file_digest), remembered under `key`
+    keep: bool  # the live file has these bytes: not written
+    made: bytes | FileRecord | None  # the file, or the record of the file a sink wrote
+
+
+# The memo namespace of the digests of downloads' bytes (render.make_file).
+_EXPORTS = "exports"
 
 
 @dataclass(frozen=True)
@@ -183,41 +197,78 @@ def render(
             # page is neither sent back from a worker nor held until the writer compares it.
             return _Rendered(fingerprint, True, None, found)
         if sink is not None:
-            # Written where it was rendered: only the file's record comes back (the build's
-            # own process is busy writing the downloads meanwhile).
+            # Written where it was rendered: only the file's record comes back.
             return _Rendered(fingerprint, False, sink.write(job.path, data), found)
         return _Rendered(fingerprint, False, data, found)
 
-    def render_jobs(files: Outputs) -> None:
-        """Render every page; `files` go to the sink meanwhile, whenever no page is ready."""
-        waiting = sorted(files, reverse=True)
+    def make_file(index: int) -> _Made:
+        """One download, made (in a forked worker) before the pages: kept when the live file
+        has its very bytes (known from an earlier build's digest without making it, or made
+        and compared), written where it was made when there is a sink, else sent back. The
+        build's own process never holds the downloads that did not change (about 90 MB at
+        10,000 references), nor the garbage of making them."""
+        file = downloads[index]
+        if sink is None and pages is not None and not pages.compares_files:
+            # The live preview, which holds every file anyway: its memo keeps the downloads'
+            # bytes from one build to the next, so a rebuild does not make them all again.
+            return _Made(b"", b"", False, export(file.references, file.extension))
+        key = file.key()
+        known = recalled(_EXPORTS, key)
+        if pages is not None and isinstance(known, bytes) and pages.has_file(file.path, known):
+            return _Made(key, known, True, None)
+        data = file.data()
+        digest = file_digest(data)
+        if pages is not None and pages.has_file(file.path, digest):
+            return _Made(key, digest, True, None)
+        if sink is not None:
+            return _Made(key, digest, False, sink.write(file.path, data))
+        return _Made(key, digest, False, data)
 
-        def write_one() -> bool:
-            if waiting and sink is not None:
-                path = waiting.pop()
-                sink.put(path, files[path])
-            return bool(waiting)
+    def make_or_render(index: int) -> _Rendered | _Made:
+        # The downloads first: the whole bibliography's take longest, and are then done while
+        # the other worker renders pages, not left for one worker at the end.
+        return make_file(index) if index < len(downloads) else render_job(index - len(downloads))
 
+    def render_jobs() -> None:
+        """Make every download, then render every page, on every core."""
         for template in sorted({job.template for job in jobs}):
             # Compiled once here, not once in every worker; an error shows when a page renders.
             with contextlib.suppress(jinja2.TemplateError):
                 env.get_template(template)
-        results = forked_map(render_job, len(jobs), cores(), write_one)
+        # Forked as before for the pages alone: downloads are quick to make, and are no reason
+        # to fork for a small site.
+        processes = cores() if len(jobs) >= MIN_ITEMS else 1
+        results = forked_map(make_or_render, len(downloads) + len(jobs), processes)
         with contextlib.closing(results):  # on an error here, the workers stop at once
-            merge(results, files)
-        while waiting:
-            write_one()
+            place_files(itertools.islice(results, len(downloads)))
+            merge(results)
 
-    def merge(results: Iterator[_Rendered], files: Outputs) -> None:
+    def place_files(results: Iterator[_Rendered | _Made]) -> None:
+        """Each download's result, in order: kept, noted in the sink, or into the outputs;
+        the digest of its bytes is remembered for the next build."""
+        for file, result in zip(downloads, results, strict=True):
+            assert isinstance(result, _Made)  # downloads come first
+            if result.key:
+                note(_EXPORTS, result.key, result.digest)
+            if result.keep and pages is not None:
+                pages.kept.add(file.path)
+            elif isinstance(result.made, FileRecord) and sink is not None:
+                sink.note(file.path, result.made)
+            elif isinstance(result.made, bytes):
+                outputs[file.path] = result.made
+
+    def merge(results: Iterator[_Rendered | _Made]) -> None:
         """Each page's result, in page order, into the outputs (or the sink) and problems."""
         made: set[PurePosixPath] = set()
+        taken = {file.path for file in downloads}  # no page may go where a download goes
         for job, result in zip(jobs, results, strict=True):
+            assert isinstance(result, _Rendered)  # after the downloads
             if pages is not None:
                 pages.note(job.path, result.fingerprint, result.keep)
             problems.extend(result.problems)
             if result.made is None and not result.keep:
                 continue
-            if job.path in made or job.path in outputs or job.path in files:
+            if job.path in made or job.path in outputs or job.path in taken:
                 found = f"two pages write {job.path}"
                 problems.append(error(f"templates/{job.template}", 0, found))
             made.add(job.path)
@@ -301,10 +352,8 @@ def render(
         )
     for filtered in (None, *bibliography.filters):
         _emit_references(emit, resolved, bibliography, filtered, site_review)
-    # With a sink, the downloads (three files a reference) are written while workers render.
-    downloads = bibliography.files()
-    if sink is None:
-        outputs.update(downloads)
+    # The downloads (three files a reference), made by the workers before the pages.
+    downloads = bibliography.listing()
     for page in site.pages:
         emit(
             "page.html",
@@ -331,7 +380,7 @@ def render(
         title="Page not found",
         description="This page does not exist.",
     )
-    render_jobs(downloads if sink is not None else {})
+    render_jobs()
     for static in site.static_files:
         outputs[static.path] = static.data
     outputs.update(discovery_files(site.config, urls, site.studies, listed))

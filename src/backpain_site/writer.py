@@ -351,6 +351,24 @@ def replace_file(path: Path, data: bytes | bytearray) -> None:
         raise
 
 
+def replace_file_in_parts(path: Path, parts: Callable[[Callable[[bytes], object]], bytes]) -> None:
+    """Write `path` whole, as `replace_file` does, from `parts(append)`: it appends the body
+    piece by piece (to a scratch file, so it is never held whole) and returns the head that
+    goes before it (cache.pack_parts)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.new-", dir=path.parent)
+    try:
+        with tempfile.TemporaryFile(dir=path.parent) as body, os.fdopen(handle, "wb") as stream:
+            stream.write(parts(body.write))
+            body.seek(0)
+            shutil.copyfileobj(body, stream, 1 << 20)
+        os.chmod(staging, 0o644)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
 def discard_stdout() -> None:
     """Send whatever is left for standard output to /dev/null (its reader has gone away).
 
@@ -460,9 +478,6 @@ class StagedSite:
         self.folder = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
         self.files: dict[str, FileRecord] = {}  # written so far, by site path
         self._folders: set[str] = set()
-
-    def put(self, path: PurePosixPath, data: bytes) -> None:
-        self.note(path, self.write(path, data))
 
     def write(self, path: PurePosixPath, data: bytes) -> FileRecord:
         """Write one file (from any process: forked workers write the pages they render)."""
