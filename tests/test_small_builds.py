@@ -17,7 +17,7 @@ import textstat  # a dependency of the package: the comparison always runs
 
 from backpain_site import cli, new
 from backpain_site.build import build
-from backpain_site.cache import PACK_FORMAT, PackReader, encode_pack
+from backpain_site.cache import PACK_FORMAT, PackReader, joined, pack_parts
 from backpain_site.incremental import RECORD, BuildCache, BuildRecord
 from backpain_site.output_tree import (
     FileRecord,
@@ -120,7 +120,7 @@ def test_a_record_made_from_known_folder_times_reads_again_only_those_touched(
 
 def test_a_pack_head_damaged_in_any_way_reads_as_empty() -> None:
     secret, version = b"s" * 32, "v1"
-    data = bytes(encode_pack(version, {"a": 1, "b": [2]}, secret))
+    data = bytes(joined(pack_parts(version, {"a": 1, "b": [2]}, secret)))
     assert PackReader(data, version, secret).get("b") == [2]
     head_end = data.index(b"\n", data.index(b"\n", data.index(b"\n") + 1) + 1)
     damaged = [

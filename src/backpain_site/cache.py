@@ -293,13 +293,22 @@ def _checksum(payload: bytes, secret: bytes) -> bytes:
 
 
 def encode_shard(version: str, entries: Mapping[bytes, Any], secret: bytes) -> bytes:
-    # Pickling makes no garbage, but many objects (a record's rows): the cycle collector would
-    # walk the whole heap again and again meanwhile (40 ms of the build record at 10,000
-    # studies, written at the end of every fast edit).
-    with _no_cyclic_gc():
-        payload = pickle.dumps(dict(entries), protocol=5)
-    checksum = _checksum(payload, secret)
-    return b"\n".join((FORMAT, version.encode(), checksum, payload))
+    """A shard held whole (`shard_parts` states its format)."""
+    return bytes(joined(shard_parts(version, entries, secret)))
+
+
+# A file made in parts: called with `append`, it appends the file's body piece by piece and
+# returns the head that goes before it (writer.replace_file_in_parts writes it to disk).
+Parts = Callable[[Callable[[bytes], object]], bytes]
+
+
+def joined(parts: Parts) -> bytearray:
+    """A file made in `parts`, held whole: one growing buffer, the head put in front of it at
+    the end (in place), so the file is held once, not as its pieces and again as their join."""
+    body = bytearray()
+    head = parts(body.extend)
+    body[0:0] = head
+    return body
 
 
 class _Checksummed:
@@ -314,13 +323,15 @@ class _Checksummed:
         self.append(data)
 
 
-def shard_parts(
-    version: str, entries: Mapping[bytes, Any], secret: bytes
-) -> Callable[[Callable[[bytes], object]], bytes]:
-    """`encode_shard(version, entries, secret)` in parts (writer.replace_file_in_parts): the
-    pickle is appended as it is made, and the head (with its checksum) goes before it. The
-    build record (about 20 MB at 10,000 studies) was held twice, pickled and joined to its
-    head, at the end of a whole build, when the build holds most."""
+def shard_parts(version: str, entries: Mapping[bytes, Any], secret: bytes) -> Parts:
+    """A shard: its format, the code version and a keyed checksum, one line each, then the
+    pickle of `entries`, appended as it is made. Written in parts (writer.replace_file_in_parts)
+    the build record (about 20 MB at 10,000 studies) is never held pickled at the end of a
+    whole build, when the build holds most.
+
+    Pickling makes no garbage, but many objects (a record's rows): the cycle collector would
+    walk the whole heap again and again meanwhile (40 ms of the build record at 10,000
+    studies, written at the end of every fast edit)."""
 
     def body(append: Callable[[bytes], object]) -> bytes:
         sink = _Checksummed(append, secret)
@@ -409,25 +420,12 @@ PACK_FORMAT = b"backpain-site-pack 1"
 _ENTRY_CHECK = 16
 
 
-def encode_pack(version: str, entries: Mapping[str, Any], secret: bytes) -> bytearray:
+def pack_parts(version: str, entries: Mapping[str, Any], secret: bytes) -> Parts:
     """Named entries in one file, each readable on its own (`PackReader`): a build that needs
     three entries of ten thousand unpickles three. The index and every entry carry a keyed
-    checksum, as a shard does."""
-    # One growing buffer, the head put in front of it at the end (in place): the pack is held
-    # once, not as its entries and again as their join (about 60 MB at 10,000 studies).
-    body = bytearray()
-    index = _pack_body(entries, secret, body.extend)
-    body[0:0] = _pack_head(version, index, secret)
-    return body
-
-
-def pack_parts(
-    version: str, entries: Mapping[str, Any], secret: bytes
-) -> Callable[[Callable[[bytes], object]], bytes]:
-    """`encode_pack(version, entries, secret)` in parts, for writer.replace_file_in_parts:
-    each entry is appended as it is pickled, and the head (made last) goes before them. The
-    fast edit's snapshot (about 60 MB at 10,000 studies) is then saved without being held,
-    which held it twice at the build's peak of memory."""
+    checksum, as a shard does. Each entry is appended as it is pickled, and the head (made
+    last) goes before them: the fast edit's snapshot (about 60 MB at 10,000 studies) is saved
+    without being held, which held it twice at the build's peak of memory."""
 
     def body(append: Callable[[bytes], object]) -> bytes:
         return _pack_head(version, _pack_body(entries, secret, append), secret)
@@ -587,22 +585,18 @@ class CacheFolder:
         return entries.get(b"record")
 
     def read_pack(self, name: str) -> PackReader | None:
-        """A pack (`encode_pack`) by name, or None if absent."""
+        """A pack (`pack_parts`) by name, or None if absent."""
         try:
             data = (self.folder / f"{name}.pack").read_bytes()
         except OSError:
             return None
         return PackReader(data, self.version, self.secret)
 
-    def pack_file(
-        self, name: str, entries: Mapping[str, Any]
-    ) -> tuple[Path, Callable[[Callable[[bytes], object]], bytes]]:
+    def pack_file(self, name: str, entries: Mapping[str, Any]) -> tuple[Path, Parts]:
         """Where `read_pack` finds the pack `name`, and its parts (`pack_parts`)."""
         return self.folder / f"{name}.pack", pack_parts(self.version, entries, self.secret)
 
-    def record_parts(
-        self, name: str, record: object
-    ) -> tuple[Path, Callable[[Callable[[bytes], object]], bytes]]:
+    def record_parts(self, name: str, record: object) -> tuple[Path, Parts]:
         """`record_file`, in parts (`shard_parts`): for a whole build, which holds most."""
         return self.folder / f"{name}.record", shard_parts(
             self.version, {b"record": record}, self.secret

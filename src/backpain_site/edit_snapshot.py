@@ -5,7 +5,7 @@ the settings, conditions, pages, citation style and every internal address of th
 and for each study page what its text resolved to (its citations as numbered, its reference
 list, the in-text labels and titles of its sources, its sources themselves), so that one edited
 study can be resolved and rendered again without loading the other ten thousand. On disk it is
-a pack (cache.encode_pack): a study's entry is unpickled only when that study is edited.
+a pack (cache.pack_parts): a study's entry is unpickled only when that study is edited.
 
 A study is stored without its text: the fast path compares an edited study with the stored one
 field by field, text left out, and never needs the old text.

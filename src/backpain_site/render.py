@@ -80,7 +80,8 @@ class _Made(NamedTuple):
     made: bytes | FileRecord | None  # the file, or the record of the file a sink wrote
 
 
-# The memo namespace of the digests of downloads' bytes (render.make_file).
+# Where the digests of downloads' bytes are remembered (render.make_file): the namespace of
+# exports.export's bytes, under keys of their own (exports.export_key), so never mixed with them.
 _EXPORTS = "exports"
 
 

@@ -21,10 +21,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from .cache import Parts
 
 from .output_tree import (
     ROOT,
@@ -339,29 +342,29 @@ def write_new_file(path: Path, data: bytes) -> bool:
 
 def replace_file(path: Path, data: bytes | bytearray) -> None:
     """Write `path` whole (for `backpain-site schema`): readers never see half a file."""
+    with _replacing(path) as stream:
+        stream.write(data)
+
+
+def replace_file_in_parts(path: Path, parts: Parts) -> None:
+    """Write `path` whole, as `replace_file` does, from `parts(append)`: it appends the body
+    piece by piece (to a scratch file, so it is never held whole) and returns the head that
+    goes before it (cache.pack_parts)."""
+    with _replacing(path) as stream, tempfile.TemporaryFile(dir=path.parent) as body:
+        stream.write(parts(body.write))
+        body.seek(0)
+        shutil.copyfileobj(body, stream, 1 << 20)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[BinaryIO]:
+    """A new file written in `path`'s folder and renamed over `path` once whole (removed if
+    the writing fails)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.new-", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(staging, 0o644)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-
-
-def replace_file_in_parts(path: Path, parts: Callable[[Callable[[bytes], object]], bytes]) -> None:
-    """Write `path` whole, as `replace_file` does, from `parts(append)`: it appends the body
-    piece by piece (to a scratch file, so it is never held whole) and returns the head that
-    goes before it (cache.pack_parts)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.new-", dir=path.parent)
-    try:
-        with tempfile.TemporaryFile(dir=path.parent) as body, os.fdopen(handle, "wb") as stream:
-            stream.write(parts(body.write))
-            body.seek(0)
-            shutil.copyfileobj(body, stream, 1 << 20)
+            yield stream
         os.chmod(staging, 0o644)
         os.replace(staging, path)
     except BaseException:
