@@ -27,6 +27,7 @@ LAYERS = [
     {"incremental", "prefetch"},
     {"edit_path"},
     {"build", "report", "preview"},
+    {"watch"},
     {"new", "schema_export", "serve"},
     {"cli", "__init__"},
     {"__main__"},

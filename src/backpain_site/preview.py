@@ -16,7 +16,8 @@ import ipaddress
 import mimetypes
 import os
 import re
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote
@@ -68,6 +69,14 @@ def _stat_folder(folder: str, relative: str, keep_hidden: bool, into: dict[str, 
         into[f"{relative}/{entry.name}"] = (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def _listed(relative: str) -> bool:
+    """Whether `stats()` can list this path at all (before looking at the files)."""
+    parts = relative.split("/")
+    if parts[0] not in WATCHED or any(part in ("", ".", "..") for part in parts):
+        return False
+    return parts[0] == "static" or not any(part.startswith(".") for part in parts[1:])
+
+
 class Fingerprints:
     """Cheap change detection (stat) backed by an exact one (the bytes' SHA-256)."""
 
@@ -83,6 +92,49 @@ class Fingerprints:
         for top in WATCHED:
             _stat_folder(os.path.join(self.root, top), top, top == "static", stats)
         return stats
+
+    def updated(self, stats: Mapping[str, StatKey], paths: Iterable[str]) -> dict[str, StatKey]:
+        """`stats` with `paths` (project-relative files or folders, e.g. named by watch.py) as
+        they are now: what `stats()` would give, listing only those paths. A path that is gone
+        is dropped with everything under it, a folder is listed whole; paths `stats()` would
+        not list (hidden outside static/, under a symlinked folder, outside the watched top
+        folders) change nothing."""
+        updated = dict(stats)
+        wanted = [path for path in set(paths) if _listed(path)]
+        for path in wanted:
+            updated.pop(path, None)
+        # A path that was not a file may have been a folder: the files it held go too (and
+        # come back below if they are still there). One pass over the files for all of them.
+        folders = tuple(f"{path}/" for path in wanted if path not in stats)
+        if folders:
+            for relative in [r for r in updated if r.startswith(folders)]:
+                del updated[relative]
+        for path in wanted:
+            self._stat_path(path, updated)
+        return updated
+
+    def _stat_path(self, relative: str, into: dict[str, StatKey]) -> None:
+        """One path as `stats()` lists it: a file with its time, a folder with its files."""
+        top, _, rest = relative.partition("/")
+        full = os.path.join(self.root, relative)
+        if not rest:
+            _stat_folder(full, top, top == "static", into)
+            return
+        # The listing does not follow a symlinked folder below a top folder.
+        folder = os.path.join(self.root, top)
+        for part in rest.split("/")[:-1]:
+            folder = os.path.join(folder, part)
+            if os.path.islink(folder):
+                return
+        try:
+            st = os.stat(full)
+        except OSError:  # gone, or a symlink to nothing
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if not os.path.islink(full):
+                _stat_folder(full, relative, top == "static", into)
+            return
+        into[relative] = (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def digests(self, stats: Mapping[str, StatKey]) -> dict[str, str]:
         """SHA-256 of each file; only files whose stat changed are read again."""
