@@ -125,6 +125,52 @@ def test_a_cold_build_streams_its_pages_and_makes_the_same_site(
     ]
 
 
+def test_a_build_without_a_cache_streams_its_pages_when_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    plain = build(project, tmp_path / "plain", today=TODAY)  # every page held, then written
+    out = tmp_path / "streamed"
+    (out / "studies").mkdir(parents=True)
+    (out / "studies" / "gone.html").write_text("from an earlier build", encoding="utf-8")
+    streamed = build(project, out, today=TODAY, stream=True)
+    assert streamed.ok and plain.ok, (streamed.problems, plain.problems)
+    built, expected = tree(out), tree(tmp_path / "plain")
+    assert sorted(built) == sorted(expected)  # the old folder's file is gone with it
+    assert [name for name in sorted(built) if built[name] != expected[name]] == []
+    assert [p for p in streamed.outputs if p.suffix == ".html"] == []
+    assert (streamed.pages, streamed.files) == (plain.pages, plain.files) == (424, 1083)
+    # Nothing left beside the site: no staging folder, no retired old folder.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".streamed.lock",
+        "plain",
+        "project",
+        "streamed",
+    ]
+
+
+def test_the_command_line_streams_a_build_without_a_cache(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backpain_site import cli
+
+    results = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        result = build(*args, **kwargs)  # type: ignore[arg-type]
+        results.append(result)
+        return result
+
+    monkeypatch.setattr(cli, "build", spy)
+    source = ["build", "--source", str(project)]
+    assert cli.main([*source, "--no-cache", "--out", str(project / "nc")]) == 0
+    assert cli.main([*source, "--out", str(project / "cached")]) == 0
+    uncached, cached = results
+    assert [p for p in uncached.outputs if p.suffix == ".html"] == []
+    assert cached.ok
+    assert tree(project / "nc") == tree(project / "cached")
+    assert capsys.readouterr().out.splitlines()[0].startswith("wrote 424 pages (1083 files) to ")
+
+
 def test_a_template_error_in_a_cold_build_leaves_nothing_behind(project: Path) -> None:
     page = project / "templates" / "404.html"
     page.write_text(

@@ -69,12 +69,15 @@ def build(
     drafts: bool = False,
     cache: BuildCache | None = None,
     progress: Progress = NO_PROGRESS,
+    stream: bool = False,
 ) -> BuildResult:
     """Build the site under `source`; write into `out_dir` unless it is None (a check).
 
     `drafts` renders draft studies as if published: only `serve --drafts` asks for that.
     `cache` (incremental.py) makes the build incremental: nothing is parsed, formatted,
     converted or rendered again for unchanged inputs, and only changed files are written.
+    `stream`, for a build without a cache (which writes every file afresh, comparing none):
+    pages go into the new folder as they are rendered, not into the result's outputs.
     """
     started = time.perf_counter()
     where = str(out_dir.absolute()) if out_dir is not None else ""
@@ -120,7 +123,7 @@ def build(
     from .readability import check_readability
     from .render import compile_templates, render
     from .resolve import resolve
-    from .writer import SearchIndexError, write_site
+    from .writer import SearchIndexError, StagedSite, update_site, write_site
 
     memo = cache.read_memo() if cache is not None else NO_MEMO
     # Gather and check all data first, then render, then write (MkDocs' order). With a cache,
@@ -156,6 +159,8 @@ def build(
                     progress.stage("rendering pages", cache.expected_pages())
                     pages = cache.page_memo(out_dir, progress.advance)
                     staged = _staging(cache, out_dir)
+                elif stream and out_dir is not None:
+                    staged = StagedSite(out_dir)
                 try:
                     outputs, found = render(resolved, pages, staged)
                 except BaseException:
@@ -174,6 +179,8 @@ def build(
         try:
             if cache is not None and pages is not None:
                 updated = cache.write(outputs, pages, out_dir, search_index=True, staged=staged)
+            elif staged is not None:
+                update_site(outputs, {}, out_dir, None, None, search_index=True, staged=staged)
             else:
                 write_site(outputs, out_dir, search_index=True)
             written = True
@@ -185,7 +192,7 @@ def build(
         staged.discard()  # when the build had errors (once published, the folder is gone)
     made = {*map(str, outputs), *map(str, pages.kept if pages else ())}
     made |= staged.files.keys() if staged is not None else set()
-    paths = tuple(sorted(made)) if cache else ()
+    paths = tuple(sorted(made)) if cache or staged is not None else ()
     # A check (no output folder) reads the cache but never writes it: it writes nothing at all.
     summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
     # What the fast edit path needs of this build (edit_snapshot.py), after a clean one.
