@@ -12,6 +12,8 @@ static files) is built, in each pass, in this order:
                     incremental build also makes the hidden copy of the site it swaps with)
     study edited    another study's text changed
     reference       one reference's title changed in references.bib
+    template edited a line added to templates/base.html: every page is rendered again and
+                    differs, so the whole site is written into the existing folder
 
 Each build runs as `python3 -m backpain_site build` in its own process. For each N there are
 `--runs` timed passes of these steps and, before them, one memory pass of the same steps; each
@@ -57,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import REPO, generate, reference_key, study_slug
 
-STEPS = ("cold", "warm", "first edit", "study edited", "reference edited")
+STEPS = ("cold", "warm", "first edit", "study edited", "reference edited", "template edited")
 TARGETS = {  # at N = 10,000 (issue 7)
     "cold": 20.0,
     "warm": 1.0,
@@ -241,6 +243,15 @@ def _edit_reference(project: Path, index: int) -> None:
     path.write_text(text[: title + 13] + "revised " + text[title + 13 :], encoding="utf-8")
 
 
+def _edit_template(project: Path) -> None:
+    path = project / "templates" / "base.html"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("</footer>", "<p>Added by the benchmark.</p>\n</footer>", 1),
+        encoding="utf-8",
+    )
+
+
 def _one_pass(
     source: Path, work: Path, studies: int, label: str, sample_pss: bool, build: Build
 ) -> list[Measure]:
@@ -259,6 +270,8 @@ def _one_pass(
             _edit_study(project, studies // 2)
         elif step == "reference edited":
             _edit_reference(project, studies // 2)
+        elif step == "template edited":
+            _edit_template(project)
         measure = build(project, step, work / "src", sample_pss)
         found.append(measure)
         pss = "" if measure.tree_pss_mb is None else f" PSS {measure.tree_pss_mb:5.0f} MB"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from backpain_site import forked
-from backpain_site.build import build
+from backpain_site.build import BuildResult, build
 from backpain_site.cache import Memo, Packed, decode_shard, encode_shard
 from backpain_site.incremental import BuildCache
 from backpain_site.problems import Problem, Severity
@@ -169,6 +169,33 @@ def test_the_command_line_streams_a_build_without_a_cache(
     assert cached.ok
     assert tree(project / "nc") == tree(project / "cached")
     assert capsys.readouterr().out.splitlines()[0].startswith("wrote 424 pages (1083 files) to ")
+
+
+def test_a_whole_build_into_the_existing_site_spills_its_pages_instead_of_holding_them(
+    project: Path, tmp_path: Path
+) -> None:
+    def cached() -> BuildResult:
+        return build(project, project / "_site", today=TODAY, cache=BuildCache.for_project(project))
+
+    assert cached().ok
+    # A template every page shows: every page is rendered again, and every one differs.
+    base = project / "templates" / "base.html"
+    base.write_text(
+        base.read_text(encoding="utf-8").replace("</footer>", "<p>Changed.</p>\n</footer>"),
+        encoding="utf-8",
+    )
+    edited = cached()
+    assert edited.ok, edited.problems
+    assert [p for p in edited.outputs if p.suffix == ".html"] == []
+    assert sum(1 for p in edited.made if p.endswith(".html")) == edited.pages == 424
+    plain = build(project, tmp_path / "plain", today=TODAY)
+    assert plain.ok and tree(project / "_site") == tree(tmp_path / "plain")
+    # The spill folder is gone; the previous site is kept beside the new one, as ever.
+    assert sorted(p.name for p in project.iterdir() if p.name.startswith(".")) == [
+        "._site.lock",
+        "._site.previous",
+        ".cache",
+    ]
 
 
 def test_a_template_error_in_a_cold_build_leaves_nothing_behind(project: Path) -> None:

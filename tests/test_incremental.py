@@ -100,7 +100,7 @@ def test_cold_warm_and_edited_builds_match_plain_builds(project: Path, tmp_path:
     # A study's front matter: its page and every page that shows its title.
     edit(study_file(project, 11), 'title: "Synthetic', 'title: "Renamed synthetic')
     title_edit = cached(project)
-    rendered = {str(p) for p in title_edit.outputs if p.suffix == ".html"}
+    rendered = {p for p in title_edit.made if p.endswith(".html")}
     assert f"studies/{study_slug(11)}/index.html" in rendered
     assert "studies/index.html" in rendered
     assert_same_site(project, reference)
@@ -136,7 +136,7 @@ def test_added_and_removed_files_templates_and_settings(project: Path, tmp_path:
     # A template: every page shows it, so every page is rendered again.
     edit(project / "templates" / "base.html", "</footer>", "<p>Changed.</p>\n</footer>")
     result = cached(project)
-    assert result.pages == sum(1 for p in result.outputs if p.suffix == ".html")
+    assert result.pages == sum(1 for p in result.made if p.endswith(".html"))
     assert_same_site(project, reference)
     # The site settings.
     edit(project / "content" / "site.yaml", 'title: "Synthetic', 'title: "Renamed')

@@ -19,16 +19,16 @@ from .progress import NO_PROGRESS, Progress
 if TYPE_CHECKING:
     from .content import Site
     from .readability import PageGrade
-    from .writer import StagedSite
+    from .writer import SpillFolder, StagedSite
 
 
 @dataclass(frozen=True)
 class BuildResult:
     problems: list[Problem]
-    # The files rendered by this build: every file, unless the build used a cache (then only
-    # those whose inputs changed; `paths` lists every file of the site). A cold build with a
-    # cache into a new folder hands its pages to the writer as they are rendered (`_staging`):
-    # they are not here then, only the other files.
+    # The files rendered by this build and held: every file, unless the build used a cache
+    # (then only those whose inputs changed; `paths` lists every file of the site). A build
+    # with a cache on disk, or with `stream`, hands its pages and downloads to the writer as
+    # they are rendered (`_staging`): they are not here then (`made` names them).
     outputs: dict[PurePosixPath, bytes] = field(default_factory=dict)
     seconds: float = 0.0
     written: bool = False
@@ -42,6 +42,9 @@ class BuildResult:
     changed: int | None = None  # files a cached build wrote (the others were already there)
     # Made by the fast edit path (edit_path.py): only these study pages were rendered.
     edited: frozenset[PurePosixPath] = frozenset()
+    # The files this build made anew: those in `outputs` and those it wrote as it made them
+    # (into a new folder, or a spill folder: see `_staging`); the others were kept as they were.
+    made: frozenset[str] = frozenset()
 
     @property
     def fast_edit(self) -> bool:
@@ -114,6 +117,7 @@ def build(
                 last.paths if not errors_in(found_problems) else (),
                 written,
                 edited=frozenset(edited_pages),
+                made=frozenset(map(str, edited_pages)),
             )
     from .cache import NO_MEMO, paused_collection, remembering
     from .edit_snapshot import TEMPLATES, take
@@ -179,7 +183,7 @@ def build(
         try:
             if cache is not None and pages is not None:
                 updated = cache.write(outputs, pages, out_dir, search_index=True, staged=staged)
-            elif staged is not None:
+            elif isinstance(staged, StagedSite):
                 update_site(outputs, {}, out_dir, None, None, search_index=True, staged=staged)
             else:
                 write_site(outputs, out_dir, search_index=True)
@@ -190,9 +194,9 @@ def build(
             updated = None
     if staged is not None:
         staged.discard()  # when the build had errors (once published, the folder is gone)
-    made = {*map(str, outputs), *map(str, pages.kept if pages else ())}
-    made |= staged.files.keys() if staged is not None else set()
-    paths = tuple(sorted(made)) if cache or staged is not None else ()
+    made = {*map(str, outputs), *(staged.files if staged is not None else ())}
+    every = made | {*map(str, pages.kept if pages else ())}
+    paths = tuple(sorted(every)) if cache or staged is not None else ()
     # A check (no output folder) reads the cache but never writes it: it writes nothing at all.
     summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
     # What the fast edit path needs of this build (edit_snapshot.py), after a clean one.
@@ -218,17 +222,18 @@ def build(
         tuple(grades),
         paths if not errors_in(problems) else (),
         updated.written if updated is not None else None,
+        made=frozenset(made) if not errors_in(problems) else frozenset(),
     )
 
 
-def _staging(cache: BuildCache, out_dir: Path | None) -> StagedSite | None:
-    """Where a cold build's pages go as they are rendered, instead of all being held until the
-    end (about 560 MB of HTML at 10,000 studies): a new folder, when the build publishes a site
-    into a folder that does not exist yet, with a cache on disk (not the live preview, which
-    keeps every page). Otherwise pages are held and the writer compares them with what is
-    there, so an incremental build writes only what changed."""
-    if out_dir is None or cache.disk is None or out_dir.exists():
+def _staging(cache: BuildCache, out_dir: Path | None) -> StagedSite | SpillFolder | None:
+    """Where a build's pages go as they are rendered, instead of all being held until the end
+    (about 560 MB of HTML at 10,000 studies), for a build with a cache on disk (not the live
+    preview, which keeps every page): a new folder when the site's folder does not exist yet;
+    otherwise a spill folder beside it, from which the writer links the files that changed
+    (a page with the live file's very bytes is not even written there: render keeps it)."""
+    if out_dir is None or cache.disk is None:
         return None
-    from .writer import StagedSite  # imported with the other stages (see `build`)
+    from .writer import SpillFolder, StagedSite  # imported with the other stages (see `build`)
 
-    return StagedSite(out_dir)
+    return SpillFolder(out_dir) if out_dir.exists() else StagedSite(out_dir)

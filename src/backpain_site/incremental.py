@@ -30,6 +30,7 @@ from .output_tree import TreeCheck, TreeRecord, check_tree, file_digest
 from .problems import Problem
 from .search_index import INDEX_FOLDER
 from .writer import (
+    SpillFolder,
     StagedSite,
     Updated,
     machine_secret,
@@ -306,7 +307,9 @@ class BuildCache:
         out_dir: Path,
         *,
         search_index: bool,
-        staged: StagedSite | None = None,  # pages already written by render (cold builds)
+        # Files render already wrote: into the new site folder (a cold build) or into a spill
+        # folder beside the live one (any other whole build).
+        staged: StagedSite | SpillFolder | None = None,
     ) -> Updated:
         record, live = self.record, self._live
         usable = (
@@ -323,7 +326,8 @@ class BuildCache:
             record.spare if usable and record is not None else None,
             intact=live.intact if live is not None else None,
             search_index=search_index,
-            staged=staged,
+            staged=staged if isinstance(staged, StagedSite) else None,
+            spilled=staged if isinstance(staged, SpillFolder) else None,
         )
 
     def finish(

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import fcntl
 import functools
+import hashlib
 import importlib
 import os
 import queue
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 if TYPE_CHECKING:
     from .cache import Parts
@@ -461,8 +462,22 @@ class Updated:
     written: int  # files written (not counting hard links to unchanged files)
 
 
-# What a file is made from: its bytes, or the live site's file of the same path (linked).
-_Wanted = dict[str, "bytes | FileRecord"]
+class Spilled(NamedTuple):
+    """A file the build wrote into its spill folder (SpillFolder) as it was made: linked into
+    place from there, never held in memory."""
+
+    file: str  # the spilled file (absolute path)
+    digest: bytes
+    size: int
+
+
+# What a file is made from: its bytes, the live site's file of the same path (linked), or a
+# file written into the spill folder as it was rendered (linked).
+_Wanted = dict[str, "bytes | FileRecord | Spilled"]
+
+
+def _digest_of(source: bytes | FileRecord | Spilled) -> bytes:
+    return file_digest(source) if isinstance(source, bytes) else source.digest
 
 
 class StagedSite:
@@ -502,6 +517,44 @@ class StagedSite:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class SpillFolder:
+    """Where an incremental build's changed files go as they are rendered (render.PageSink),
+    when the site folder already exists: a scratch folder beside it, one flat file a page.
+
+    Rendered pages are otherwise held until the writer compares them with the live site: after
+    a template edit or an upgrade that changes every page, at 10,000 studies, that was every
+    page (about 560 MB) on top of the build. `update_site(..., spilled=...)` links each file
+    from here into place, as it links unchanged files from the live site; the folder is then
+    removed (`discard`), and a failed build removes it without publishing anything.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir = out_dir.absolute()
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.folder = tempfile.mkdtemp(prefix=f".{out_dir.name}.spill-", dir=out_dir.parent)
+        self.files: dict[str, Spilled] = {}  # spilled so far, by site path
+
+    def _file(self, relative: str) -> str:
+        # Named by a digest of the site path: unique, and the same in whichever worker writes
+        # it; flat, because making a folder costs as much as writing a small file.
+        return f"{self.folder}/{hashlib.sha256(relative.encode()).hexdigest()[:40]}"
+
+    def write(self, path: PurePosixPath, data: bytes) -> FileRecord:
+        """Write one file (from any process: forked workers write the pages they render)."""
+        target = self._file(_relative(path))
+        Path(target).write_bytes(data)
+        return record_of(target, file_digest(data))
+
+    def note(self, path: PurePosixPath, record: FileRecord) -> None:
+        """Count a file `write` wrote (in the build's own process)."""
+        relative = _relative(path)
+        self.files[relative] = Spilled(self._file(relative), record.digest, record.size)
+
+    def discard(self) -> None:
+        """Remove the folder and what is left in it (the site links its own copies)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def update_site(
     outputs: Mapping[PurePosixPath, bytes],
     kept: Mapping[str, FileRecord],
@@ -513,6 +566,7 @@ def update_site(
     search_index: bool = False,
     staged: StagedSite | None = None,
     started: SearchIndexRun | None = None,
+    spilled: SpillFolder | None = None,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
 
@@ -521,6 +575,7 @@ def update_site(
     `staged`: files already written into a new folder (a cold build's pages), also published.
     `started`: the search index of these outputs, begun earlier (start_search_index); used
     where it indexed the pages wanted, cancelled otherwise.
+    `spilled`: files this build made and wrote into a spill folder (SpillFolder), also wanted.
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -528,7 +583,16 @@ def update_site(
     with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _update_locked(
-            outputs, kept, out_dir, live, spare, intact or {}, search_index, staged, started
+            outputs,
+            kept,
+            out_dir,
+            live,
+            spare,
+            intact or {},
+            search_index,
+            staged,
+            started,
+            spilled.files if spilled is not None else {},
         )
 
 
@@ -542,6 +606,7 @@ def _update_locked(
     search_index: bool,
     staged: StagedSite | None = None,
     started: SearchIndexRun | None = None,
+    spilled: Mapping[str, Spilled] | None = None,
 ) -> Updated:
     if live is not None and folder_identity(out_dir) != (live.device, live.inode):
         live = None
@@ -566,7 +631,7 @@ def _update_locked(
             known_times = spare.folders
     pending = None
     try:
-        wanted: _Wanted = {**kept, **staged_files}
+        wanted: _Wanted = {**kept, **staged_files, **(spilled or {})}
         wanted.update({_relative(path): data for path, data in outputs.items()})
         wanted = _linked_where_same(wanted, intact)
         # Pagefind starts on the pages as wanted, and runs while they are put in place.
@@ -607,10 +672,10 @@ def _linked_where_same(wanted: _Wanted, intact: Mapping[str, FileRecord]) -> _Wa
     for path, source in wanted.items():
         same = intact.get(path)
         if (
-            isinstance(source, bytes)
+            not isinstance(source, FileRecord)
             and same is not None
-            and same.size == len(source)
-            and same.digest == file_digest(source)
+            and same.size == (len(source) if isinstance(source, bytes) else source.size)
+            and same.digest == _digest_of(source)
         ):
             linked[path] = same
         else:
@@ -675,7 +740,7 @@ class _Sync:
         present = self._present(in_scope)
         for relative in sorted(wanted):
             source = wanted[relative]
-            digest = source.digest if isinstance(source, FileRecord) else file_digest(source)
+            digest = _digest_of(source)
             have = present.pop(relative, None)
             if have is not None and have.digest == digest:
                 self.files[relative] = have
@@ -713,7 +778,7 @@ class _Sync:
         except OSError:
             return False
 
-    def _place(self, relative: str, target: str, source: bytes | FileRecord) -> None:
+    def _place(self, relative: str, target: str, source: bytes | FileRecord | Spilled) -> None:
         self.touched.add(relative)
         parent = os.path.dirname(target)
         if parent not in self._folders:
@@ -724,6 +789,8 @@ class _Sync:
             os.unlink(staged)
         if isinstance(source, FileRecord):
             os.link(f"{self.live}/{relative}", staged)
+        elif isinstance(source, Spilled):
+            os.link(source.file, staged)
         else:
             Path(staged).write_bytes(source)
         os.replace(staged, target)
@@ -839,6 +906,8 @@ def _page_reader(
         source = wanted[page]
         if isinstance(source, bytes):
             return source
+        if isinstance(source, Spilled):
+            return Path(source.file).read_bytes()
         return Path(target if staged.get(page) is source else live, page).read_bytes()
 
     return read
@@ -854,11 +923,7 @@ def _start_search_index(
     """Plan the search index of the `wanted` pages and start Pagefind on the shards that need
     it (the others are the live site's, carried over), taking over the runs of `started` when
     they index exactly the pages wanted."""
-    pages = {
-        p: s.digest if isinstance(s, FileRecord) else file_digest(s)
-        for p, s in wanted.items()
-        if indexed(p)
-    }
+    pages = {p: _digest_of(s) for p, s in wanted.items() if indexed(p)}
     before, index = _indexed_files(live) if live is not None else (None, {})
     planned = plan(pages, before, index, intact)
     stale = {s.number: s for s in planned.stale}
