@@ -198,6 +198,49 @@ def test_a_whole_build_into_the_existing_site_spills_its_pages_instead_of_holdin
     ]
 
 
+def test_pages_values_are_made_by_the_workers_that_render_them(
+    project: Path, tmp_path: Path
+) -> None:
+    """A study's values and a reference page are made in the forked worker that renders the
+    page, never for every page in the build's own process (memory: render._Job)."""
+    log = tmp_path / "made-in.txt"
+    in_a_fresh_process(
+        f"""
+        import os
+        from pathlib import Path
+        from backpain_site import render
+        from backpain_site.bibliography_pages import BibliographyPages
+        from backpain_site.build import build
+        from backpain_site.incremental import BuildCache
+
+        log = {str(log)!r}
+
+        def noted(real):
+            def made(*args, **kwargs):
+                with open(log, "a") as handle:
+                    handle.write(f"{{os.getpid()}} {{real.__name__}}\\n")
+                return real(*args, **kwargs)
+            return made
+
+        render.study_values = noted(render.study_values)
+        BibliographyPages.page = noted(BibliographyPages.page)
+        render.cores = lambda: 2  # forked workers even on a one-core machine
+        project = Path({str(project)!r})
+        cache = BuildCache.for_project(project)
+        assert build(project, project / "_site", cache=cache).ok
+        with open(log, "a") as handle:
+            handle.write(f"{{os.getpid()}} build\\n")
+        """
+    )
+    lines = [line.split() for line in log.read_text().splitlines()]
+    names = [name for _, name in lines]
+    # One a study page and one a reference page (the synthetic site has as many of each).
+    assert names.count("study_values") == names.count("page") == STUDIES
+    builder = {pid for pid, name in lines if name == "build"}
+    makers = {pid for pid, name in lines if name != "build"}
+    assert len(builder) == 1 and len(makers) == 2 and not builder & makers
+
+
 def test_a_template_error_in_a_cold_build_leaves_nothing_behind(project: Path) -> None:
     page = project / "templates" / "404.html"
     page.write_text(

@@ -11,6 +11,7 @@ HTML; nothing is written here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -105,12 +106,25 @@ class ReferencePage:
 
 @dataclass(frozen=True)
 class BibliographyPages:
-    pages: tuple[ReferencePage, ...]  # in bibliography order
+    keys: tuple[str, ...]  # a reference page each (`page`), in bibliography order
     filters: tuple[ListFilter, ...]
     downloads: tuple[Download, ...]  # the whole bibliography
     condition_downloads: Mapping[str, tuple[Download, ...]]  # a condition page's references
     # Every set of downloads with its references, in the order `files` makes them.
     exported: tuple[_Exported, ...] = ()
+    resolved: ResolvedSite | None = None  # what `page` makes the pages of
+    references: Mapping[str, Reference] = dataclasses.field(default_factory=dict)  # by key
+    member_of: Mapping[str, tuple[ListLink, ...]] = dataclasses.field(
+        default_factory=dict
+    )  # its lists
+
+    def page(self, key: str) -> ReferencePage:
+        """The reference page of `key`, made when asked for: render asks in the worker that
+        renders the page, so the build's own process never holds every one of them (their
+        JSON-LD, citation tags and links: about 76 MB at 10,000 references)."""
+        assert self.resolved is not None  # set by `bibliography_pages`
+        reference = self.references[key]
+        return _reference_page(self.resolved, reference, self.member_of.get(key, ()), [])
 
     def listing(self) -> tuple[DownloadFile, ...]:
         """Every download, not yet made: the whole bibliography's files first, then each
@@ -212,18 +226,20 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         link = ListLink(listed.kind, listed.label, listed.url)
         for key in listed.keys:
             member_of.setdefault(key, []).append(link)
-    pages = tuple(
-        _reference_page(resolved, by_key[key], tuple(member_of.get(key, ())), of_pages)
-        for key in order
-    )
+    for key in order:
+        # Each reference page's downloads, noted in order; the page is made later (`page`).
+        _page_downloads(urls, by_key[key], of_pages)
     return BibliographyPages(
-        pages=pages,
+        keys=tuple(order),
         filters=tuple(filters),
         downloads=_downloads(
             [by_key[k] for k in order], urls, lambda ext: urls.references_download(ext), whole
         ),
         condition_downloads=MappingProxyType(condition_downloads),
         exported=(*whole, *of_pages, *of_filters, *of_conditions),
+        resolved=resolved,
+        references=MappingProxyType(by_key),
+        member_of=MappingProxyType({k: tuple(v) for k, v in member_of.items()}),
     )
 
 
@@ -252,6 +268,18 @@ def _filter(
     )
 
 
+def reference_title(reference: Reference) -> str:
+    """What a reference page is called: the title, or the key of an untitled source."""
+    return reference.get("title") or reference.key
+
+
+def _page_downloads(
+    urls: Urls, reference: Reference, exported: list[_Exported]
+) -> tuple[Download, ...]:
+    key = reference.key
+    return _downloads([reference], urls, lambda ext: urls.reference_download(key, ext), exported)
+
+
 def _reference_page(
     resolved: ResolvedSite,
     reference: Reference,
@@ -265,16 +293,14 @@ def _reference_page(
     return ReferencePage(
         key=key,
         url=url,
-        title=reference.get("title") or key,
+        title=reference_title(reference),
         reference=reference,
         formatted=resolved.formatted[key],
         source_kind=source_kind(reference),
         studies=studies,
         links=identifier_links(reference),
         cited_by=resolved.cited_by.get(key, ()),
-        downloads=_downloads(
-            [reference], urls, lambda ext: urls.reference_download(key, ext), exported
-        ),
+        downloads=_page_downloads(urls, reference, exported),
         structured_data=structured_data(reference, urls.absolute(url), studies),
         meta=highwire_meta(reference),
         filters=filters,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple, Protocol
@@ -21,7 +21,12 @@ from typing import Any, NamedTuple, Protocol
 import jinja2
 
 from .bibliography import Reference
-from .bibliography_pages import BibliographyPages, ListFilter, bibliography_pages
+from .bibliography_pages import (
+    BibliographyPages,
+    ListFilter,
+    bibliography_pages,
+    reference_title,
+)
 from .cache import note, recalled
 from .citations import CitationMarks
 from .content import Condition, Page, ReviewDates, SiteConfig, Study
@@ -61,7 +66,10 @@ class PageSink(Protocol):
 class _Job:
     template: str
     path: PurePosixPath
-    values: dict[str, Any]
+    # The page's template values, made by the worker that renders it: a study's JSON-LD or a
+    # reference page, made for every page at once in the build's own process, took about
+    # 140 MB at 10,000 studies there, and every forked worker started with them.
+    values: Callable[[], dict[str, Any]]
 
 
 class _Rendered(NamedTuple):
@@ -153,9 +161,20 @@ def render(
     jobs: list[_Job] = []
 
     def emit(template: str, url: str, review: ReviewDates | None, **context: Any) -> None:
-        jobs.append(_Job(template, urls.output_path(url), page_values(urls, url, review, context)))
+        emit_later(template, url, review, str(context.get("title", "")), lambda: context)
+
+    def emit_later(
+        template: str,
+        url: str,
+        review: ReviewDates | None,
+        title: str,
+        context: Callable[[], dict[str, Any]],
+    ) -> None:
+        """A page whose values (`context`, with `title` among them) are made when rendered."""
+        jobs.append(
+            _Job(template, urls.output_path(url), lambda: page_values(urls, url, review, context()))
+        )
         if template not in _UNLISTED:
-            title = str(context.get("title", ""))
             listed.append(ListedPage(url, review.last_reviewed if review else None, title))
 
     def _render_page(template: str, values: dict[str, Any], found: list[Problem]) -> str | None:
@@ -177,8 +196,9 @@ def render(
         """One page: kept (the file on disk is current), rendered, or a template error. In a
         forked worker, this is all that runs, and only its result comes back."""
         job = jobs[index]
+        values = job.values()
         given, last = (
-            pages.check(job.path, job.template, common, job.values, read)
+            pages.check(job.path, job.template, common, values, read)
             if pages is not None
             else (None, None)
         )
@@ -186,7 +206,7 @@ def render(
             return _Rendered(last, True, None, [])
         found: list[Problem] = []
         read.begin()
-        html = _render_page(job.template, job.values, found)
+        html = _render_page(job.template, values, found)
         fingerprint = (
             pages.fingerprint(given, read) if pages is not None and given is not None else None
         )
@@ -312,11 +332,13 @@ def render(
             reference_downloads=bibliography.condition_downloads.get(condition.slug, ()),
         )
     for study in site.studies:
-        body = resolved.bodies[("studies", study.slug)]
-        template, url, review, context = study_values(
-            study, body, site.config, urls, references, conditions_by_slug
-        )
-        emit(template, url, review, **context)
+        template, url, review = study_address(study, urls)
+
+        def values(study: Study = study) -> dict[str, Any]:
+            body = resolved.bodies[("studies", study.slug)]
+            return study_values(study, body, site.config, urls, references, conditions_by_slug)[3]
+
+        emit_later(template, url, review, study.title, values)
     all_studies = sorted(
         site.studies, key=lambda s: (DESIGNS[s.design].rank, -study_year(s, references), s.slug)
     )
@@ -342,14 +364,23 @@ def render(
         bodies={k: b for k, b in resolved.bodies.items() if k[0] == "claims"},
         cited=resolved.claims_references,
     )
-    for reference_page in bibliography.pages:
-        emit(
+    for key in bibliography.keys:
+        studies = resolved.studies_by_reference.get(key, ())
+
+        def reference_values(key: str = key) -> dict[str, Any]:
+            page = bibliography.page(key)
+            return {
+                "title": page.title,
+                "description": f"Reference: {page.formatted.text}",
+                "page": page,
+            }
+
+        emit_later(
             "reference.html",
-            reference_page.url,
-            _review_for(reference_page.studies, site_review),
-            title=reference_page.title,
-            description=f"Reference: {reference_page.formatted.text}",
-            page=reference_page,
+            urls.reference(key),
+            _review_for(studies, site_review),
+            reference_title(references[key]),
+            reference_values,
         )
     for filtered in (None, *bibliography.filters):
         _emit_references(emit, resolved, bibliography, filtered, site_review)
@@ -436,6 +467,11 @@ def page_values(
     return {**context, "url": url, "canonical": urls.absolute(url), "review": review}
 
 
+def study_address(study: Study, urls: Urls) -> tuple[str, str, ReviewDates]:
+    """A study page's template, address and review dates (the start of `study_values`)."""
+    return "study.html", urls.study(study.slug), study.review
+
+
 def study_values(
     study: Study,
     body: ResolvedBody,
@@ -447,9 +483,7 @@ def study_values(
     """A study page's template, address, review dates and values (edit_path.py renders one
     study page alone with these, so the two can never differ)."""
     return (
-        "study.html",
-        urls.study(study.slug),
-        study.review,
+        *study_address(study, urls),
         {
             "title": study.title,
             "description": study.key_finding,
