@@ -12,8 +12,7 @@ import json
 import os
 import shutil
 import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from backpain_site.preview import Fingerprints as PolledInputs
 from backpain_site.preview import input_files
 from backpain_site.serve import QUICK_SETTLE_SECONDS, Preview
 
-from conftest import REPO
+from conftest import REPO, in_a_loop_of_its_own
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import reference_key, study_slug
@@ -238,24 +237,6 @@ def test_polled_stats_are_those_of_every_input_file(tmp_path: Path) -> None:
     assert sorted(stats) == sorted(input_files(root))
     target = os.stat(root / "elsewhere/c.md")
     assert stats["content/linked.md"] == (target.st_mtime_ns, target.st_size, target.st_ino)
-
-
-def in_a_loop_of_its_own(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run `work` in a new event loop on a thread of its own (as the server runs the preview):
-    earlier tests (the browser tests) can leave an event loop running on this thread."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(work())
-        except BaseException as exc:  # handed to the test's thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
 
 
 def test_a_save_of_one_file_is_built_once_that_file_is_quiet(preview: Preview) -> None:

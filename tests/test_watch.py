@@ -15,7 +15,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from backpain_site.preview import Fingerprints
 from backpain_site.serve import Preview
 from backpain_site.watch import IN_Q_OVERFLOW, Changes, Watcher, WatchUnavailable
 
-from conftest import REPO
+from conftest import REPO, in_a_loop_of_its_own
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import study_slug
@@ -275,22 +275,6 @@ def test_the_watchers_paths_give_the_stats_of_a_whole_listing(
 
 
 # The preview, driven by the watcher's events in an event loop of its own.
-
-
-def in_a_loop_of_its_own(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(work())
-        except BaseException as exc:  # handed to the test's thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
 
 
 async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
