@@ -1,8 +1,8 @@
 """Stage 3, render: a `ResolvedSite` -> the bytes of every output file.
 
 Input: `ResolvedSite` and the project's `templates/`. Output: `{output path: bytes}` for every
-page and static file; no disk writes of its own (a cold build gives it a sink, writer.StagedSite,
-that takes pages as they are rendered, instead). Pages render on every core (forked.py), merged
+page and static file; no disk writes of its own (a build with a cache on disk gives it a sink,
+writer.StagedSite or writer.SpillFolder, that takes pages as they are rendered, instead). Pages render on every core (forked.py), merged
 back in one fixed order. Jinja runs with autoescape and `StrictUndefined`, so an
 undefined variable is a build error, not an empty string. Output is byte-for-byte deterministic:
 no clocks, stable orders.
@@ -51,7 +51,8 @@ _UNLISTED = {"404.html", "search.html"}
 
 
 class PageSink(Protocol):
-    """Where rendered pages go instead of the outputs (writer.StagedSite stages them on disk).
+    """Where rendered pages go instead of the outputs: on disk (writer.StagedSite, a new site
+    folder; writer.SpillFolder, a scratch folder beside an existing one).
 
     A page or download is written by the worker that made it (`write`), and noted in the
     build's own process in order (`note`).

@@ -5,6 +5,8 @@ This is the only module that writes the site. Files go into a temporary sibling 
 replaces the old one only when every file is written, so a failed or killed build leaves the
 previous site untouched. The full-text search index (Pagefind, which reads HTML files and writes
 its own) is made in that staging folder too, so pages and index are published together.
+Pages a build hands over as they are rendered (StagedSite, SpillFolder) are written here too,
+from whichever process rendered them.
 """
 
 from __future__ import annotations
