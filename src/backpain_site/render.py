@@ -2,10 +2,10 @@
 
 Input: `ResolvedSite` and the project's `templates/`. Output: `{output path: bytes}` for every
 page and static file; no disk writes of its own (a build with a cache on disk gives it a sink,
-writer.StagedSite or writer.SpillFolder, that takes pages as they are rendered, instead). Pages render on every core (forked.py), merged
-back in one fixed order. Jinja runs with autoescape and `StrictUndefined`, so an
-undefined variable is a build error, not an empty string. Output is byte-for-byte deterministic:
-no clocks, stable orders.
+writer.StagedSite or writer.SpillFolder, that takes pages as they are rendered, instead).
+Pages render on every core (forked.py), merged back in one fixed order. Jinja runs with
+autoescape and `StrictUndefined`, so an undefined variable is a build error, not an empty
+string. Output is byte-for-byte deterministic: no clocks, stable orders.
 """
 
 from __future__ import annotations
