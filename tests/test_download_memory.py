@@ -8,7 +8,6 @@ Memory is tested by structure (what is held, what is made), never by a measured 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
@@ -34,13 +33,12 @@ from backpain_site.exports import export
 from backpain_site.incremental import BuildCache
 from backpain_site.writer import replace_file_in_parts
 
-from conftest import REPO, tree
+from conftest import REPO, TODAY, tree
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from generate import reference_key
 
 STUDIES = 40
-TODAY = dt.date(2026, 11, 21)
 DOWNLOADS = (".bib", ".ris", ".json")
 
 

@@ -11,7 +11,6 @@ HTML; nothing is written here.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -111,18 +110,15 @@ class BibliographyPages:
     downloads: tuple[Download, ...]  # the whole bibliography
     condition_downloads: Mapping[str, tuple[Download, ...]]  # a condition page's references
     # Every set of downloads with its references, in the order `files` makes them.
-    exported: tuple[_Exported, ...] = ()
-    resolved: ResolvedSite | None = None  # what `page` makes the pages of
-    references: Mapping[str, Reference] = dataclasses.field(default_factory=dict)  # by key
-    member_of: Mapping[str, tuple[ListLink, ...]] = dataclasses.field(
-        default_factory=dict
-    )  # its lists
+    exported: tuple[_Exported, ...]
+    resolved: ResolvedSite  # what `page` makes the pages of
+    references: Mapping[str, Reference]  # by key
+    member_of: Mapping[str, tuple[ListLink, ...]]  # the filtered lists each reference is in
 
     def page(self, key: str) -> ReferencePage:
         """The reference page of `key`, made when asked for: render asks in the worker that
         renders the page, so the build's own process never holds every one of them (their
         JSON-LD, citation tags and links: about 76 MB at 10,000 references)."""
-        assert self.resolved is not None  # set by `bibliography_pages`
         reference = self.references[key]
         return _reference_page(self.resolved, reference, self.member_of.get(key, ()), [])
 

@@ -183,7 +183,7 @@ def build(
         try:
             if cache is not None and pages is not None:
                 updated = cache.write(outputs, pages, out_dir, search_index=True, staged=staged)
-            elif isinstance(staged, StagedSite):
+            elif staged is not None:  # a build without a cache, streamed (`stream`)
                 update_site(outputs, {}, out_dir, None, None, search_index=True, staged=staged)
             else:
                 write_site(outputs, out_dir, search_index=True)

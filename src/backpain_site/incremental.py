@@ -326,8 +326,7 @@ class BuildCache:
             record.spare if usable and record is not None else None,
             intact=live.intact if live is not None else None,
             search_index=search_index,
-            staged=staged if isinstance(staged, StagedSite) else None,
-            spilled=staged if isinstance(staged, SpillFolder) else None,
+            staged=staged,
         )
 
     def finish(

@@ -566,18 +566,18 @@ def update_site(
     *,
     intact: Mapping[str, FileRecord] | None = None,
     search_index: bool = False,
-    staged: StagedSite | None = None,
+    staged: StagedSite | SpillFolder | None = None,
     started: SearchIndexRun | None = None,
-    spilled: SpillFolder | None = None,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
 
     `live` and `spare` are the records the last build kept of the two folders, or None;
     `intact` the live files still as recorded (output_tree.check_tree), `kept` among them.
-    `staged`: files already written into a new folder (a cold build's pages), also published.
+    `staged`: files the build already wrote, also wanted: into a new folder (StagedSite, a
+    cold build's pages), published as it is, or into a spill folder (SpillFolder), linked
+    from there.
     `started`: the search index of these outputs, begun earlier (start_search_index); used
     where it indexed the pages wanted, cancelled otherwise.
-    `spilled`: files this build made and wrote into a spill folder (SpillFolder), also wanted.
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -592,9 +592,9 @@ def update_site(
             spare,
             intact or {},
             search_index,
-            staged,
+            staged if isinstance(staged, StagedSite) else None,
             started,
-            spilled.files if spilled is not None else {},
+            staged.files if isinstance(staged, SpillFolder) else {},
         )
 
 
