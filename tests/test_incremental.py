@@ -144,6 +144,25 @@ def test_added_and_removed_files_templates_and_settings(project: Path, tmp_path:
     assert_same_site(project, reference)
 
 
+def test_a_build_that_undoes_the_last_one_counts_what_changed(
+    project: Path, tmp_path: Path
+) -> None:
+    """Undone, an edit writes nothing (the previous site, kept beside the live one, already
+    holds every file) yet changes every page of the live site back: that is what is counted,
+    so the report never says the site was up to date."""
+    assert cached(project).ok
+    base = project / "templates" / "base.html"
+    original = base.read_text(encoding="utf-8")
+    edit(base, "</footer>", "<p>Changed.</p>\n</footer>")
+    changed = cached(project)
+    assert changed.ok, changed.problems
+    base.write_text(original, encoding="utf-8")
+    undone = cached(project)
+    assert undone.ok, undone.problems
+    assert undone.changed == changed.changed >= changed.pages
+    assert_same_site(project, tmp_path / "plain")
+
+
 def test_errors_write_nothing_and_the_next_build_recovers(project: Path, tmp_path: Path) -> None:
     assert cached(project).ok
     site = tree(project / "_site")

@@ -39,7 +39,8 @@ class BuildResult:
     # Flesch-Kincaid grade of every patient-facing page (readability.py), for the report.
     reading_grades: tuple[PageGrade, ...] = ()
     paths: tuple[str, ...] = ()  # every file of the site (posix paths), for a cached build
-    changed: int | None = None  # files a cached build wrote (the others were already there)
+    # Files a cached build changed in the live site (the others were already there as they are).
+    changed: int | None = None
     # Made by the fast edit path (edit_path.py): only these study pages were rendered.
     edited: frozenset[PurePosixPath] = frozenset()
     # The files this build made anew: those in `outputs` and those it wrote as it made them
@@ -105,17 +106,17 @@ def build(
         # An edit to study texts that no other page can see: only their pages (edit_path.py).
         edited = edit_build(source, out_dir, cache, options)
         if edited is not None:
-            edited_pages, last, found_problems, written = edited
+            edited_pages, last, found_problems, changed = edited
             progress.close()
             return BuildResult(
                 found_problems,
                 edited_pages if not errors_in(found_problems) else {},
                 time.perf_counter() - started,
-                written is not None,
+                changed is not None,
                 last.site,
                 last.reading_grades,
                 last.paths if not errors_in(found_problems) else (),
-                written,
+                changed,
                 edited=frozenset(edited_pages),
                 made=frozenset(map(str, edited_pages)),
             )
@@ -221,7 +222,7 @@ def build(
         site,
         tuple(grades),
         paths if not errors_in(problems) else (),
-        updated.written if updated is not None else None,
+        updated.changed if updated is not None else None,
         made=frozenset(made) if not errors_in(problems) else frozenset(),
     )
 

@@ -53,7 +53,7 @@ def edit_build(
     root: Path, out_dir: Path | None, cache: BuildCache, options: Options
 ) -> tuple[dict[PurePosixPath, bytes], Summary, list[Problem], int | None] | None:
     """The fast path (see the module's docstring): the pages it made, the build's summary,
-    its problems and how many files it wrote; None when the whole build must run.
+    its problems and how many files of the live site it changed; None when the whole build must run.
 
     `out_dir` is None for the live preview (it writes its own folder, from the outputs)."""
     if (out_dir is None) != (cache.disk is None):
@@ -92,7 +92,7 @@ def edit_build(
     reading_grades = tuple(grades[url] for url in (g.url for g in summary.reading_grades))
     summary = replace(summary, reading_grades=reading_grades)
     problems = list(summary.problems)
-    written: int | None = None
+    changed: int | None = None  # files changed in the live site
     if out_dir is not None:
         try:
             updated = cache.write_edit(outputs, out_dir)
@@ -101,11 +101,11 @@ def edit_build(
             return outputs, summary, [*problems, error("pagefind", 0, str(exc))], None
         if updated is None:
             return None
-        written = updated.written
+        changed = updated.changed
         cache.finish_edit(updated, summary, outputs)
     else:
         cache.finish_edit(None, summary, outputs)
-    return outputs, summary, problems, written
+    return outputs, summary, problems, changed
 
 
 def _study_page(

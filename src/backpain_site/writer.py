@@ -462,6 +462,9 @@ class Updated:
     live: TreeRecord  # the output folder now
     spare: TreeRecord | None  # the previous site, kept beside it (None: not known)
     written: int  # files written (not counting hard links to unchanged files)
+    # Files the live site holds now and did not hold with these bytes before: written, or
+    # linked from the previous site (a build that undoes the last one writes nothing).
+    changed: int
 
 
 class Spilled(NamedTuple):
@@ -590,7 +593,7 @@ def update_site(
             out_dir,
             live,
             spare,
-            intact or {},
+            intact,
             search_index,
             staged if isinstance(staged, StagedSite) else None,
             started,
@@ -604,7 +607,7 @@ def _update_locked(
     out_dir: Path,
     live: TreeRecord | None,
     spare: TreeRecord | None,
-    intact: Mapping[str, FileRecord],
+    intact: Mapping[str, FileRecord] | None,
     search_index: bool,
     staged: StagedSite | None = None,
     started: SearchIndexRun | None = None,
@@ -613,6 +616,8 @@ def _update_locked(
     if live is not None and folder_identity(out_dir) != (live.device, live.inode):
         live = None
     fresh = not out_dir.exists()
+    before = intact  # the live site's files as recorded (None: not known)
+    intact = intact or {}
     staged_files = dict(staged.files) if staged is not None else {}
     trusted: dict[str, FileRecord] | None
     known_times: Mapping[str, int] | None = None
@@ -660,12 +665,24 @@ def _update_locked(
     written = sync.written + len(staged_files)
     if fresh and staged is not None and out_dir.exists():
         _swap(target, out_dir)  # another build made the folder since this one began
-        return Updated(record, None, written)
+        return Updated(record, None, written, len(record.files))
     if fresh:
         target.rename(out_dir)
-        return Updated(record, None, written)
+        return Updated(record, None, written, len(record.files))
     _exchange(target, out_dir)
-    return Updated(record, live, sync.written)
+    return Updated(record, live, sync.written, _changed(record, before, sync.written))
+
+
+def _changed(now: TreeRecord, before: Mapping[str, FileRecord] | None, written: int) -> int:
+    """How many files of the site `now` differ from those the live site held `before` (the
+    ones still as recorded), or, with no record of them, how many were written."""
+    if before is None:
+        return written
+    return sum(
+        1
+        for path, file in now.files.items()
+        if (old := before.get(path)) is None or old.digest != file.digest
+    )
 
 
 def _linked_where_same(wanted: _Wanted, intact: Mapping[str, FileRecord]) -> _Wanted:
