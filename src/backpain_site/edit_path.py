@@ -92,7 +92,7 @@ def edit_build(
     reading_grades = tuple(grades[url] for url in (g.url for g in summary.reading_grades))
     summary = replace(summary, reading_grades=reading_grades)
     problems = list(summary.problems)
-    changed: int | None = None  # files changed in the live site
+    files_changed: int | None = None  # in the live site
     if out_dir is not None:
         try:
             updated = cache.write_edit(outputs, out_dir)
@@ -101,11 +101,11 @@ def edit_build(
             return outputs, summary, [*problems, error("pagefind", 0, str(exc))], None
         if updated is None:
             return None
-        changed = updated.changed
+        files_changed = updated.changed
         cache.finish_edit(updated, summary, outputs)
     else:
         cache.finish_edit(None, summary, outputs)
-    return outputs, summary, problems, changed
+    return outputs, summary, problems, files_changed
 
 
 def _study_page(

@@ -365,6 +365,45 @@ class BuildCache:
             self.disk = CacheFolder(self.disk.folder, self.disk.version, self.disk.secret)
             self._memo_read = False  # the next build reads what this one saved
 
+    def settle_inputs(self) -> int:
+        """The live preview, between builds: make the served inputs that are only "racy" (see
+        the module docstring: modified within RACY_NS of the last build's start, so hashed
+        again by every build until the next record) trusted by their times again, once they
+        are older than that. Each is checked now, by its time and its bytes; if any differs,
+        nothing changes (the save that changed it brings its own build). Returns how many
+        were checked: at 10,000 studies copied just before the preview started, every input
+        was racy, and the first save's build hashed all 10,000 again (0.24 s of its 0.3 s)."""
+        if self._served is None:
+            return 0
+        inputs, recorded_ns, fingerprints = self._served
+        # Taken before any file is looked at: a file changed after this is racy by this time.
+        now_ns = time.time_ns()
+        racy = [
+            (name, record)
+            for name, record in inputs.items()
+            if record.mtime_ns >= recorded_ns - RACY_NS and record.mtime_ns < now_ns - RACY_NS
+        ]
+        if not racy:
+            return 0
+        for name, record in racy:
+            path = os.path.join(self.root, name)
+            try:
+                status = os.stat(path)
+                same_stat = (status.st_size, status.st_mtime_ns, status.st_ino) == (
+                    record.size,
+                    record.mtime_ns,
+                    record.inode,
+                )
+                if not same_stat or record.size > HASHED_BYTES:
+                    return len(racy)  # changed, or never hashed: left to the next build
+                if file_digest(Path(path).read_bytes()) != record.digest:
+                    return len(racy)
+            except OSError:
+                return len(racy)
+        # Files modified since `now_ns - RACY_NS` stay racy under the new time, as they should.
+        self._served = (inputs, now_ns, fingerprints)
+        return len(racy)
+
     def served(
         self, pages: PageMemo, summary: Summary, snapshot: dict[str, Any] | None = None
     ) -> None:

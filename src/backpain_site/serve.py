@@ -160,9 +160,12 @@ class Preview:
         self._warm(result)
 
     def _warm(self, result: BuildResult) -> None:
-        """After a whole build, what the next fast edit (edit_path.py) needs, made ready."""
+        """After a build, what the next one needs, made ready: for a fast edit
+        (edit_path.py), after a whole build; the inputs' records trusted by their times again,
+        when they were saved just before it (incremental.BuildCache.settle_inputs)."""
         if result.ok and not result.fast_edit and result.site is not None:
             warm(self.cache, result.site.templates_dir)
+        self.cache.settle_inputs()
 
     def _build(
         self, *, search_index: bool, listed: Mapping[str, StatKey] | None = None

@@ -6,7 +6,8 @@ replaces the old one only when every file is written, so a failed or killed buil
 previous site untouched. The full-text search index (Pagefind, which reads HTML files and writes
 its own) is made in that staging folder too, so pages and index are published together.
 Pages a build hands over as they are rendered (StagedSite, SpillFolder) are written here too,
-from whichever process rendered them.
+from whichever process rendered them. Scratch folders are held while a build works in them, and
+those a killed build left are removed by the next (see "Scratch folders").
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -82,7 +84,9 @@ def write_site(
 ) -> None:
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    remove_abandoned_beside(out_dir)
+    held = HeldFolder(out_dir.parent, f".{out_dir.name}.new-")
+    staging = Path(held.path)
     runs = None
     try:
         planned = plan(indexed_pages(outputs)) if search_index else None
@@ -103,6 +107,18 @@ def write_site(
             runs.cancel()
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        held.release()
+
+
+def remove_abandoned_beside(out_dir: Path) -> list[str]:
+    """Remove what killed builds left beside the site (see "Scratch folders" below): new
+    sites and spill folders never published, and a previous site never deleted once the new
+    one was in place (only then: without the site, it may be all there is)."""
+    prefixes = [f".{out_dir.name}.new-", f".{out_dir.name}.spill-"]
+    if out_dir.is_dir():
+        prefixes.append(f".{out_dir.name}.old-")
+    return remove_abandoned(out_dir.parent, prefixes)
 
 
 def _write_search_index(staging: Path, planned: Plan, found: dict[int, dict[str, bytes]]) -> None:
@@ -168,13 +184,15 @@ class _PagefindRuns:
         self._lock = threading.Lock()
         self._done = threading.Event()  # set when the result is known (before the clean-up)
         self._scratch = ""
+        self._held: HeldFolder | None = None
         # The first processes start here and now: from a thread, sharing the interpreter with
         # the build's own work, they started about 0.1 s later at 10,000 studies.
         try:
             if self._waiting:
-                self._scratch = tempfile.mkdtemp(
-                    prefix="backpain-site-index-", dir=_scratch_parent()
-                )
+                parent = _scratch_parent()
+                remove_abandoned(parent, [_SCRATCH_PREFIX])
+                self._held = HeldFolder(parent, _SCRATCH_PREFIX)
+                self._scratch = self._held.path
             self._launch()
         except BaseException as exc:  # handed to whoever waits for the result
             self._failure = exc
@@ -256,6 +274,8 @@ class _PagefindRuns:
                 process.wait()
             if self._scratch:
                 shutil.rmtree(self._scratch, ignore_errors=True)
+            if self._held is not None:
+                self._held.release()
 
     def _start(self, shard: Shard, work: str) -> subprocess.Popen[bytes] | None:
         """Write the shard's pages into `work` and start Pagefind on them (None: a page was not
@@ -321,13 +341,17 @@ def _swap(staging: Path, out_dir: Path) -> None:
         return
     retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
     retired.rmdir()
-    out_dir.rename(retired)
+    held = hold(out_dir)  # held under its new name until removed (see "Scratch folders")
     try:
-        staging.rename(out_dir)
-    except BaseException:
-        retired.rename(out_dir)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
+        out_dir.rename(retired)
+        try:
+            staging.rename(out_dir)
+        except BaseException:
+            retired.rename(out_dir)
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        os.close(held)
 
 
 def write_new_file(path: Path, data: bytes) -> bool:
@@ -498,7 +522,9 @@ class StagedSite:
     def __init__(self, out_dir: Path) -> None:
         out_dir = out_dir.absolute()
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.folder = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+        remove_abandoned_beside(out_dir)
+        self._held = HeldFolder(out_dir.parent, f".{out_dir.name}.new-")
+        self.folder = Path(self._held.path)
         self.files: dict[str, FileRecord] = {}  # written so far, by site path
         self._folders: set[str] = set()
 
@@ -520,6 +546,7 @@ class StagedSite:
     def discard(self) -> None:
         """Remove the folder (harmless once `update_site` has published it: it is gone)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self._held.release()
 
 
 class SpillFolder:
@@ -536,7 +563,9 @@ class SpillFolder:
     def __init__(self, out_dir: Path) -> None:
         out_dir = out_dir.absolute()
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.folder = tempfile.mkdtemp(prefix=f".{out_dir.name}.spill-", dir=out_dir.parent)
+        remove_abandoned_beside(out_dir)
+        self._held = HeldFolder(out_dir.parent, f".{out_dir.name}.spill-")
+        self.folder = self._held.path
         self.files: dict[str, Spilled] = {}  # spilled so far, by site path
 
     def _file(self, relative: str) -> str:
@@ -558,6 +587,7 @@ class SpillFolder:
     def discard(self) -> None:
         """Remove the folder and what is left in it (the site links its own copies)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self._held.release()
 
 
 def update_site(
@@ -587,6 +617,7 @@ def update_site(
     # Two builds into one folder at once would both work on the spare folder: one waits.
     with open(out_dir.parent / f".{out_dir.name}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        remove_abandoned_beside(out_dir)
         return _update_locked(
             outputs,
             kept,
@@ -621,11 +652,15 @@ def _update_locked(
     staged_files = dict(staged.files) if staged is not None else {}
     trusted: dict[str, FileRecord] | None
     known_times: Mapping[str, int] | None = None
+    held: HeldFolder | None = (
+        None  # a new folder made here, held until published (see "Scratch folders")
+    )
     if staged is not None:
         # The staged folder becomes the site: the files in it are what the build wrote there.
         target, trusted, fresh = staged.folder, dict(staged_files), True
     elif fresh:
-        target = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+        held = HeldFolder(out_dir.parent, f".{out_dir.name}.new-")
+        target = Path(held.path)
         trusted = {}
     else:
         target = spare_folder(out_dir)
@@ -661,6 +696,8 @@ def _update_locked(
             started.cancel()
         if fresh:
             shutil.rmtree(target, ignore_errors=True)
+        if held is not None:
+            held.release()
         raise
     written = sync.written + len(staged_files)
     if fresh and staged is not None and out_dir.exists():
@@ -668,6 +705,8 @@ def _update_locked(
         return Updated(record, None, written, len(record.files))
     if fresh:
         target.rename(out_dir)
+        if held is not None:
+            held.release()
         return Updated(record, None, written, len(record.files))
     _exchange(target, out_dir)
     return Updated(record, live, sync.written, _changed(record, before, sync.written))
@@ -983,10 +1022,13 @@ def _join_search_index(pending: _PendingIndex) -> _Wanted:
     return wanted
 
 
-def _scratch_parent() -> str | None:
+_SCRATCH_PREFIX = "backpain-site-index-"
+
+
+def _scratch_parent() -> str:
     """A memory-backed folder for Pagefind's thousands of small files, where there is one."""
     shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
 def _exchange(first: Path, second: Path) -> None:
@@ -1052,3 +1094,85 @@ def machine_secret() -> bytes:
             handle.write(fresh)
         return fresh
     return b""
+
+
+# --- Scratch folders -------------------------------------------------------------------------
+# Scratch folders a build works in, and the removal of those a killed build left behind.
+#
+# Input: a parent folder and a name prefix (a new site folder `.{site}.new-*`, a spill folder
+# `.{site}.spill-*` beside the site, Pagefind's `backpain-site-index-*` in /dev/shm).
+# Output: a new folder, held by this process (and its forked workers) until released; and, for
+# `remove_abandoned`, the removal of such folders that no running build holds.
+#
+# A build removes its scratch folders itself, even when it fails, but a build killed outright
+# (SIGKILL, the machine running out of memory) cannot: its folder would stay for good, a whole
+# site's worth of pages beside the live one, or tens of MB of memory in /dev/shm. Each folder is
+# therefore held with a shared `flock` on the folder itself, which the system releases when the
+# last process holding it ends, however it ends. A folder that can be locked exclusively is held
+# by nobody: its build is gone. Folders younger than `_SETTLING` seconds are left alone, so one
+# made an instant ago, not yet held, is never taken from the build making it.
+
+# How old an unheld folder must be before it counts as abandoned (see above).
+_SETTLING = 60.0
+
+
+class HeldFolder:
+    """A new folder, held (see above) until `release`."""
+
+    def __init__(self, parent: str | os.PathLike[str], prefix: str) -> None:
+        self.path = tempfile.mkdtemp(prefix=prefix, dir=parent)
+        self._descriptor: int | None = hold(self.path)
+
+    def release(self) -> None:
+        """Let the folder go (after removing or publishing it): idempotent."""
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
+
+
+def hold(folder: str | os.PathLike[str]) -> int:
+    """Hold `folder` (shared, so every build step may): the descriptor to close to let it go.
+    The hold follows the folder when it is renamed."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def remove_abandoned(parent: str | os.PathLike[str], prefixes: Iterable[str]) -> list[str]:
+    """Remove the folders in `parent` named with one of `prefixes` that no build holds and that
+    are older than a minute; the names removed. Never fails: a folder it cannot look at or
+    remove is left for another time."""
+    prefixes = tuple(prefixes)
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not entry.name.startswith(prefixes):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if now - entry.stat(follow_symlinks=False).st_mtime < _SETTLING:
+                continue
+            descriptor = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # held: a build is working in it
+            # Removed while locked: a build cannot take it up again (it makes new folders only).
+            shutil.rmtree(entry.path, ignore_errors=True)
+            if not os.path.lexists(entry.path):
+                removed.append(entry.name)
+        finally:
+            os.close(descriptor)
+    return sorted(removed)
