@@ -157,7 +157,11 @@ def build(
             problems += found
             grades, found = check_readability(site)
             problems += found
-            memo.pack("readability")  # done with every page's sentences: kept only to be saved
+            # Done with every page's sentences, kept only to be saved: saved now and let go,
+            # before render's workers are forked (each starts with all the build holds), or,
+            # when they are not saved yet (the preview, a check), kept packed.
+            if out_dir is None or cache is None or not cache.save_early("readability"):
+                memo.pack("readability")
             collection.end()
             if not errors_in(problems):
                 if cache is not None:

@@ -365,6 +365,18 @@ class BuildCache:
             self.disk = CacheFolder(self.disk.folder, self.disk.version, self.disk.secret)
             self._memo_read = False  # the next build reads what this one saved
 
+    def save_early(self, namespace: str) -> bool:
+        """Save a namespace of the memo now, when the build is done with it, and let it go
+        (Memo.forget); False (and nothing done) without a cache folder: the live preview keeps
+        its memo for the next build, and a check saves nothing."""
+        if self.disk is None:
+            return False
+        self.memo.pack(namespace)  # saved packed, as at the end: read back as a few big objects
+        for path, data in self.disk.files_of(self.memo, namespace):
+            replace_file(path, data)
+        self.memo.forget(namespace)
+        return True
+
     def settle_inputs(self) -> int:
         """The live preview, between builds: make the served inputs that are only "racy" (see
         the module docstring: modified within RACY_NS of the last build's start, so hashed

@@ -31,7 +31,9 @@ def saved_sentences(root: Path) -> dict[bytes, bytes]:
         entries = decode_shard(shard.read_bytes(), code_version(), machine_secret())
         assert entries is not None, shard
         for key, value in entries.items():
-            found[key] = value.data if isinstance(value, Packed) else pickle.dumps(value)
+            found[key] = (
+                value.data if isinstance(value, Packed) else pickle.dumps(value, protocol=5)
+            )
     return found
 
 
