@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -259,6 +261,61 @@ def test_page_fingerprints_follow_content_not_identity() -> None:
     unpicklable = {"stream": (x for x in ())}
     found = pages.check(PurePosixPath("a.html"), "t.html", {}, unpicklable, ReferenceReads({}))
     assert found == (None, None)
+
+
+STAND_INS_IN_WORKERS = """
+import json, os
+from dataclasses import dataclass
+from backpain_site import page_memo
+from backpain_site.forked import MIN_ITEMS, forked_map
+from backpain_site.page_memo import Fingerprints
+
+page_memo.WORKER_STAND_INS = 50
+
+
+@dataclass(frozen=True)
+class Item:
+    number: int
+    parts: tuple = ()
+
+
+values = Fingerprints()
+shared = [Item(-n) for n in range(20)]  # seen by many pages, as a cited reference is
+
+
+def page(index):
+    return {"made": Item(index, (Item(index + 1), shared[index % 20])), "n": index}
+
+
+def work(index):
+    return values.of(page(index)).hex(), len(values._stand_ins), os.getpid()
+
+
+found = list(forked_map(work, MIN_ITEMS, 2))
+expected = [Fingerprints().of(page(i)).hex() for i in range(MIN_ITEMS)]
+here = [work(index) for index in range(MIN_ITEMS)]
+print(json.dumps({"found": found, "expected": expected, "here": here, "pid": os.getpid()}))
+"""
+
+
+def test_a_render_worker_keeps_few_stand_ins_and_the_same_digests() -> None:
+    """Render makes new objects for every page, and each stand-in keeps its object alive:
+    a forked worker forgets them past a bound (page_memo.WORKER_STAND_INS), the build's own
+    process (the live preview carries them to its next build) never does. Either way, the
+    same values give the same digests. Run in a process of its own: forked_map forks only
+    while no other thread runs."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", STAND_INS_IN_WORKERS], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    found, here = result["found"], result["here"]
+    assert {pid for _, _, pid in found} - {result["pid"]}  # made by forked workers
+    assert [digest for digest, _, _ in found] == result["expected"]
+    assert max(held for _, held, _ in found) <= 50
+    assert [digest for digest, _, _ in here] == result["expected"]
+    assert here[-1][1] > 50  # not a worker: every stand-in kept
 
 
 def test_no_template_reads_a_raw_body() -> None:

@@ -80,3 +80,47 @@ def test_records_read_from_columns_are_the_records(project: Path) -> None:
     assert records_of(record.files, indexed) == expected
     assert records_of(read_back.files, lambda path: False) == {}
     assert len(os.listdir(site)) > 0
+
+
+def test_a_run_keeps_its_files_on_disk_when_asked(tmp_path: Path) -> None:
+    """With `keep_in`, each shard's files are written there as its run ends, not held: the
+    same bytes as a run that holds them."""
+    pages = {f"s{n}/index.html": PAGE.format(f"Shard{n} words").encode() for n in range(3)}
+    shards = [Shard(n, f"pagefind/part-{n:03d}", (f"s{n}/index.html",), False) for n in range(3)]
+    held = writer._PagefindRuns(shards, pages.__getitem__).result()
+    (tmp_path / "kept").mkdir()
+    kept = writer._PagefindRuns(shards, pages.__getitem__, keep_in=str(tmp_path / "kept")).result()
+    assert sorted(kept) == sorted(held) == [0, 1, 2]
+    for number, files in kept.items():
+        assert sorted(files) == sorted(held[number])
+        for name, spilled in files.items():
+            assert isinstance(spilled, writer.Spilled), name
+            assert Path(spilled.file).parent == tmp_path / "kept"
+            assert Path(spilled.file).read_bytes() == held[number][name]
+            assert spilled.size == len(held[number][name])
+
+
+def test_a_whole_build_holds_no_index_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build of several shards takes each shard's index files from disk (linked into
+    place), and removes the folder they were kept in."""
+    joined: list[dict[str, object]] = []
+    real = writer._join_search_index
+
+    def keeping(pending: object) -> object:
+        wanted = real(pending)  # type: ignore[arg-type]
+        joined.append(dict(wanted))
+        return wanted
+
+    monkeypatch.setattr(writer, "_join_search_index", keeping)
+    result = cached(project)
+    assert len(joined) == 1
+    index = {path: made for path, made in joined[0].items() if path != "pagefind/shards.json"}
+    assert len({path.split("/")[1] for path in index if "/part-" in path}) > 1  # shards
+    assert [path for path, made in index.items() if isinstance(made, bytes)] == []
+    assert all(isinstance(made, writer.Spilled) for made in index.values())
+    assert [p.name for p in project.iterdir() if ".spill-" in p.name] == []
+    site = project / "_site"
+    for path, made in index.items():
+        assert isinstance(made, writer.Spilled)
+        assert (site / path).stat().st_size == made.size
+    assert result.ok

@@ -32,6 +32,13 @@ CHUNK = 32
 # The work of the map now running: set before the workers are forked, so they inherit it
 # rather than receive it (it closes over the whole resolved site).
 _work: Callable[[int], Any] | None = None
+_parent = 0  # the process that forked the workers of the map now running
+
+
+def in_worker() -> bool:
+    """Whether this process is a forked worker of `forked_map` (it ends with the map, and
+    nothing it keeps outlives it)."""
+    return _work is not None and os.getpid() != _parent
 
 
 def cores() -> int:
@@ -75,8 +82,8 @@ def _run_chunk(bounds: tuple[int, int]) -> list[Any]:
 
 @contextmanager
 def _inherited(work: Callable[[int], Any]) -> Iterator[None]:
-    global _work
-    _work = work
+    global _work, _parent
+    _work, _parent = work, os.getpid()
     # Objects that exist before the fork are never collected in the workers: frozen, the cycle
     # collector leaves them alone, and the workers do not copy every page of memory it touches.
     gc.freeze()

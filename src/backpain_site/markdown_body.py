@@ -80,6 +80,18 @@ class BodyHtml:
     # (line offset in the body, message) for what a body may not hold (markdown_checks.py)
     refused: tuple[tuple[int, str], ...] = ()
 
+    def __reduce__(self) -> tuple[Callable[..., BodyHtml], tuple[bytes, Any, Any]]:
+        # Pickled as UTF-8 bytes: pickling a str that is not all ASCII makes CPython keep its
+        # UTF-8 form beside it for as long as the str lives. Every body is pickled when the
+        # cache is saved: at 10,000 studies, 34 MB more held at the build's end.
+        return _body_html, (self.html.encode("utf-8", "surrogatepass"), self.links, self.refused)
+
+
+def _body_html(
+    html: bytes, links: tuple[str, ...], refused: tuple[tuple[int, str], ...]
+) -> BodyHtml:
+    return BodyHtml(html.decode("utf-8", "surrogatepass"), links, refused)
+
 
 def cite_anchor(key: str, occurrence: int) -> str:
     return f"cite-{reference_slug(key)}-{occurrence}"

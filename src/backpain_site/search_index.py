@@ -34,8 +34,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 from .output_tree import FileRecord, file_digest
+
+T = TypeVar("T")
 
 # Where the index goes, relative to the site root; static/search.js looks for it there.
 INDEX_FOLDER = "pagefind"
@@ -198,7 +201,7 @@ def bundle_of(path: str) -> str | None:
     return INDEX_FOLDER
 
 
-def bundle_files(shard: Shard, made: Mapping[str, bytes]) -> dict[str, bytes]:
+def bundle_files(shard: Shard, made: Mapping[str, T]) -> dict[str, T]:
     """A shard's files in the site, from what Pagefind wrote (paths relative to its output):
     everything for the primary shard, only what `mergeIndex` loads for the others."""
     return {

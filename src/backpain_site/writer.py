@@ -99,7 +99,7 @@ def write_site(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(outputs[relative])
         if planned is not None and runs is not None:
-            _write_search_index(staging, planned, runs.result())
+            _write_search_index(staging, planned, _in_memory(runs.result()))
         os.chmod(staging, 0o755)
         _swap(staging, out_dir)
     except BaseException:
@@ -143,11 +143,21 @@ def _run_pagefind(shards: Iterable[Shard], read_page: Callable[[str], bytes]) ->
     shards = tuple(shards)
     runs = _PagefindRuns(shards, read_page)
     try:
-        found = runs.result()
+        found = _in_memory(runs.result())
     except BaseException:
         runs.cancel()
         raise
     return {path: data for s in shards for path, data in bundle_files(s, found[s.number]).items()}
+
+
+def _in_memory(found: Mapping[int, Mapping[str, bytes | Spilled]]) -> dict[int, dict[str, bytes]]:
+    """A run's files as bytes: those of a run that kept none on disk (`keep_in`)."""
+    held = {
+        number: {name: data for name, data in files.items() if isinstance(data, bytes)}
+        for number, files in found.items()
+    }
+    assert all(len(held[n]) == len(found[n]) for n in found), "files kept on disk"
+    return held
 
 
 # Pagefind runs on one core (measured: user time about 0.8 of wall time), so one a core.
@@ -161,6 +171,9 @@ class _PagefindRuns:
     `read_page` gives a page's bytes. With `expected` (page -> digest), a shard any of whose
     pages reads otherwise is not indexed (`result` leaves it out), so a run started from a
     record of the live site (start_search_index) never indexes what it did not expect.
+    With `keep_in` (a folder on the site's own disk), each shard's files are moved there as it
+    ends and `result` names them (Spilled): a whole build's index (about 40 MB at 10,000
+    studies) is then never held in memory, and the writer links the files into place.
     Pagefind reads each shard's pages from a new scratch folder, written in the shard's order:
     it indexes files in the order it finds them, so that order is part of its output.
     """
@@ -170,11 +183,13 @@ class _PagefindRuns:
         shards: Iterable[Shard],
         read_page: Callable[[str], bytes],
         expected: Mapping[str, bytes] | None = None,
+        keep_in: str | None = None,
     ) -> None:
         self._waiting = list(shards)
         self._read_page = read_page
         self._expected = expected
-        self._found: dict[int, dict[str, bytes]] = {}
+        self._keep_in = keep_in
+        self._found: dict[int, dict[str, bytes | Spilled]] = {}
         self._failure: BaseException | None = None
         self._running: list[tuple[Shard, str, subprocess.Popen[bytes]]] = []
         self._ended: queue.SimpleQueue[tuple[subprocess.Popen[bytes], bytes, bytes]]
@@ -200,8 +215,9 @@ class _PagefindRuns:
         self._thread = threading.Thread(target=self._run, name="pagefind")
         self._thread.start()
 
-    def result(self) -> dict[int, dict[str, bytes]]:
-        """The files each shard's run wrote (paths relative to its output), by shard number."""
+    def result(self) -> dict[int, dict[str, bytes | Spilled]]:
+        """The files each shard's run wrote (paths relative to its output), by shard number:
+        their bytes, or where they were kept (`keep_in`)."""
         self._done.wait()
         if self._failure is not None:
             raise self._failure
@@ -250,16 +266,20 @@ class _PagefindRuns:
                         "pagefind could not index the site: "
                         + (detail or f"exit status {process.returncode}")
                     )
-                found = {}
+                # The next shard starts first: taking this one's files in (copying them to
+                # `keep_in`) would otherwise leave a core idle meanwhile.
+                self._launch()
+                found: dict[str, bytes | Spilled] = {}
                 index = f"{work}/index"
                 for dirpath, _, filenames in os.walk(index):
-                    for name in filenames:
+                    for name in sorted(filenames):
                         with open(f"{dirpath}/{name}", "rb") as handle:
-                            found[os.path.relpath(f"{dirpath}/{name}", index)] = handle.read()
+                            data = handle.read()
+                        relative = os.path.relpath(f"{dirpath}/{name}", index)
+                        found[relative] = self._kept(data, len(found), shard) or data
                 self._found[shard.number] = found
                 if self._waiting or self._running:
                     shutil.rmtree(work, ignore_errors=True)
-                    self._launch()
         except BaseException as exc:
             self._failure = exc
         finally:
@@ -276,6 +296,15 @@ class _PagefindRuns:
                 shutil.rmtree(self._scratch, ignore_errors=True)
             if self._held is not None:
                 self._held.release()
+
+    def _kept(self, data: bytes, count: int, shard: Shard) -> Spilled | None:
+        """One of a shard's files, written into `keep_in` (None: there is none)."""
+        if self._keep_in is None:
+            return None
+        kept = f"{self._keep_in}/{shard.number}-{count}"
+        with open(kept, "xb") as handle:
+            handle.write(data)
+        return Spilled(kept, file_digest(data), len(data))
 
     def _start(self, shard: Shard, work: str) -> subprocess.Popen[bytes] | None:
         """Write the shard's pages into `work` and start Pagefind on them (None: a page was not
@@ -679,7 +708,7 @@ def _update_locked(
         # Pagefind starts on the pages as wanted, and runs while they are put in place.
         if search_index:
             read = _page_reader(wanted, target, out_dir, staged_files)
-            pending = _start_search_index(wanted, read, live, intact, started)
+            pending = _start_search_index(wanted, read, live, intact, started, out_dir)
         elif started is not None:
             started.cancel()
         sync = _Sync(target, out_dir, trusted)
@@ -687,6 +716,7 @@ def _update_locked(
         if pending is not None:
             index = _join_search_index(pending)
             sync.run(_linked_where_same(index, intact), _in_search_index)
+            pending.discard()
         os.chmod(target, 0o755)
         record = tree_record(target, sync.files, known_times, folders_of(sync.touched))
     except BaseException:
@@ -947,11 +977,19 @@ class _PendingIndex:
     fresh: tuple[Shard, ...]  # indexed by `runs`
     runs: _PagefindRuns | None
     read_page: Callable[[str], bytes]
+    kept: HeldFolder | None  # where `runs` keeps the files it made (`_PagefindRuns`)
 
     def cancel(self) -> None:
         for runs in (self.early, self.runs):
             if runs is not None:
                 runs.cancel()
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the files kept on disk (once linked into place, or when not wanted)."""
+        if self.kept is not None:
+            shutil.rmtree(self.kept.path, ignore_errors=True)
+            self.kept.release()
 
 
 def _page_reader(
@@ -977,10 +1015,12 @@ def _start_search_index(
     live: TreeRecord | None,
     intact: Mapping[str, FileRecord],
     started: SearchIndexRun | None,
+    out_dir: Path,
 ) -> _PendingIndex:
     """Plan the search index of the `wanted` pages and start Pagefind on the shards that need
     it (the others are the live site's, carried over), taking over the runs of `started` when
-    they index exactly the pages wanted."""
+    they index exactly the pages wanted. The files of more than one shard are kept on disk
+    beside `out_dir` as each run ends, not held (an edit's one shard is held: it is small)."""
     pages = {p: _digest_of(s) for p, s in wanted.items() if indexed(p)}
     before, index = _indexed_files(live) if live is not None else (None, {})
     planned = plan(pages, before, index, intact)
@@ -998,15 +1038,24 @@ def _start_search_index(
             started.cancel()
     taken = {s.number for s in adopted}
     fresh = tuple(s for s in planned.stale if s.number not in taken)
-    runs = _PagefindRuns(fresh, read_page) if fresh else None
+    kept = HeldFolder(out_dir.parent, f".{out_dir.name}.spill-") if len(fresh) > 1 else None
+    try:
+        runs = (
+            _PagefindRuns(fresh, read_page, keep_in=kept.path if kept else None) if fresh else None
+        )
+    except BaseException:
+        if kept is not None:
+            shutil.rmtree(kept.path, ignore_errors=True)
+            kept.release()
+        raise
     early = started.runs if adopted and started is not None else None
-    return _PendingIndex(planned, adopted, early, fresh, runs, read_page)
+    return _PendingIndex(planned, adopted, early, fresh, runs, read_page, kept)
 
 
 def _join_search_index(pending: _PendingIndex) -> _Wanted:
     """Wait for Pagefind: the index files wanted, the carried-over shards' as the live site
     has them (linked) and the others' as Pagefind made them."""
-    made: dict[str, bytes] = {}
+    made: dict[str, bytes | Spilled] = {}
     again: list[Shard] = []
     for shards, runs in ((pending.adopted, pending.early), (pending.fresh, pending.runs)):
         found = runs.result() if runs is not None else {}
