@@ -287,8 +287,22 @@ def page(index):
     return {"made": Item(index, (Item(index + 1), shared[index % 20])), "n": index}
 
 
+digested = []  # the shared items digested, each time one is
+real_stand_in = values._stand_in
+
+
+def counting(obj):
+    if any(obj is item for item in shared):
+        digested.append(obj.number)
+    return real_stand_in(obj)
+
+
+values._stand_in = counting
+
+
 def work(index):
-    return values.of(page(index)).hex(), len(values._stand_ins), os.getpid()
+    digest = values.of(page(index)).hex()
+    return digest, len(values._stand_ins), os.getpid(), len(digested)
 
 
 found = list(forked_map(work, MIN_ITEMS, 2))
@@ -300,10 +314,11 @@ print(json.dumps({"found": found, "expected": expected, "here": here, "pid": os.
 
 def test_a_render_worker_keeps_few_stand_ins_and_the_same_digests() -> None:
     """Render makes new objects for every page, and each stand-in keeps its object alive:
-    a forked worker forgets them past a bound (page_memo.WORKER_STAND_INS), the build's own
-    process (the live preview carries them to its next build) never does. Either way, the
-    same values give the same digests. Run in a process of its own: forked_map forks only
-    while no other thread runs."""
+    every WORKER_STAND_INS new ones, a forked worker lets go of those only their stand-ins
+    hold, and keeps those of objects the site still holds (shared by pages, digested once);
+    the build's own process (the live preview carries them to its next build) keeps all.
+    Either way, the same values give the same digests. Run in a process of its own:
+    forked_map forks only while no other thread runs."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     done = subprocess.run(
         [sys.executable, "-c", STAND_INS_IN_WORKERS], capture_output=True, text=True, env=env
@@ -311,11 +326,14 @@ def test_a_render_worker_keeps_few_stand_ins_and_the_same_digests() -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     found, here = result["found"], result["here"]
-    assert {pid for _, _, pid in found} - {result["pid"]}  # made by forked workers
-    assert [digest for digest, _, _ in found] == result["expected"]
-    assert max(held for _, held, _ in found) <= 50
-    assert [digest for digest, _, _ in here] == result["expected"]
-    assert here[-1][1] > 50  # not a worker: every stand-in kept
+    workers = {pid for _, _, pid, _ in found} - {result["pid"]}
+    assert workers  # made by forked workers
+    assert [digest for digest, _, _, _ in found] == result["expected"]
+    assert max(held for _, held, _, _ in found) <= 20 + 50 + 1  # the shared ones, 50 new, 1
+    for worker in workers:  # the shared items stay: each is digested once in a worker
+        assert max(times for _, _, pid, times in found if pid == worker) <= 20
+    assert [digest for digest, _, _, _ in here] == result["expected"]
+    assert here[-1][1] > 20 + 50  # not a worker: every stand-in kept
 
 
 def test_no_template_reads_a_raw_body() -> None:
