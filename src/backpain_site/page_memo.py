@@ -193,8 +193,11 @@ class Fingerprints:
             self._stand_ins[id(obj)] = seen
             return seen[1]
         stand_in = self._stand_in(obj)
-        if len(self._young) >= WORKER_STAND_INS and in_worker():
-            self._let_go()
+        if len(self._young) >= WORKER_STAND_INS:
+            if in_worker():
+                self._let_go()
+            else:
+                self._young = []  # the build's own process keeps every stand-in
         self._stand_ins[id(obj)] = (obj, stand_in)
         self._young.append(id(obj))
         return stand_in
