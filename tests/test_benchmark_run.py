@@ -69,6 +69,25 @@ def test_memory_pass_comes_first_and_alone_is_sampled(
     assert all(len(measures[step]) == 3 for step in run.STEPS)
 
 
+def test_no_copy_is_deleted_until_the_benchmark_ends(tmp_path: Path) -> None:
+    """Deleting a pass's files just before the next cold build slowed it by 40% (run.FINISHED):
+    every pass's copy stays, put aside, until every size has run, and then goes."""
+    aside: list[int] = []
+
+    def build(project: Path, step: str, code: Path, sample_pss: bool) -> object:
+        if step == "cold":
+            finished = tmp_path / run.FINISHED
+            aside.append(len(list(finished.iterdir())) if finished.exists() else 0)
+        (project.parent / f".{project.name}.previous").mkdir(exist_ok=True)  # as a build makes
+        return _measure(step, 1.0, 50.0 if sample_pss else None)
+
+    run.run_all([3, 4], 2, tmp_path, build)
+
+    assert aside == [0, 1, 2, 3, 4, 5]  # three passes (memory, two timed) of each size
+    assert not (tmp_path / run.FINISHED).exists()
+    assert not list(tmp_path.glob("*run-*"))
+
+
 def test_table_times_only_the_timed_passes_and_pss_only_the_memory_pass() -> None:
     results = {
         1_000: {
