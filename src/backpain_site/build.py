@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ class BuildResult:
     # the settings and drafts are given.
     site: Site | None = None
     # Flesch-Kincaid grade of every patient-facing page (readability.py), for the report.
-    reading_grades: tuple[PageGrade, ...] = ()
+    reading_grades: Sequence[PageGrade] = ()
     paths: tuple[str, ...] = ()  # every file of the site (posix paths), for a cached build
     # Files a cached build changed in the live site (the others were already there as they are).
     changed: int | None = None

@@ -35,6 +35,7 @@ from .load import reload_study
 from .markdown_body import MarkdownConverter
 from .problems import Problem, error
 from .readability import (
+    GradeTable,
     PageGrade,
     page_grade,
     readability_problems,
@@ -76,7 +77,7 @@ def edit_build(
     compiled = snapshot.templates()
     env = cache.environment(base.templates_dir, lambda where: environment(where, compiled))
     outputs: dict[PurePosixPath, bytes] = {}
-    grades = {grade.url: grade for grade in summary.reading_grades}
+    grades = GradeTable.of(summary.reading_grades)
     for name, slug in zip(changed, slugs, strict=True):
         if any(problem.path == name for problem in summary.problems):
             return None  # its problems would have to be told apart from the others'
@@ -88,9 +89,8 @@ def edit_build(
             return None
         path, html, grade = page
         outputs[path] = html
-        grades[grade.url] = grade
-    reading_grades = tuple(grades[url] for url in (g.url for g in summary.reading_grades))
-    summary = replace(summary, reading_grades=reading_grades)
+        grades = grades.replaced(grade)
+    summary = replace(summary, reading_grades=grades)
     problems = list(summary.problems)
     files_changed: int | None = None  # in the live site
     if out_dir is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -79,28 +79,17 @@ class Summary:
     """What the last build reported, given again when nothing changed."""
 
     problems: tuple[Problem, ...]
-    reading_grades: tuple[PageGrade, ...]
+    reading_grades: Sequence[PageGrade]
     site: Site | None  # settings and drafts only: what the report needs, not the whole site
     paths: tuple[str, ...]  # every file of the site (not the search index)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """The reading grades pickled as plain rows (readability.grade_rows): a fast edit
-        writes the record again, and the last thing it does is that."""
-        from .readability import grade_rows
+        """The reading grades pickled as a table of columns (readability.GradeTable): a fast
+        edit reads the record and writes it again, and the last thing it does is that."""
+        from .readability import GradeTable
 
-        rows = grade_rows(self.reading_grades)
-        return (_summary, (self.problems, rows, self.site, self.paths))
-
-
-def _summary(
-    problems: tuple[Problem, ...],
-    rows: tuple[tuple[Any, ...], ...],
-    site: Site | None,
-    paths: tuple[str, ...],
-) -> Summary:
-    from .readability import grades_of
-
-    return Summary(problems, grades_of(rows), site, paths)
+        grades = GradeTable.of(self.reading_grades)
+        return (Summary, (self.problems, grades, self.site, self.paths))
 
 
 @dataclass(frozen=True)
