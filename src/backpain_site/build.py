@@ -126,7 +126,7 @@ def build(
     from .forked import give_back_memory
     from .load import load_site
     from .prefetch import Prefetcher, cores
-    from .readability import check_readability
+    from .readability import GradeTable, check_readability
     from .render import compile_templates, render
     from .resolve import resolve
     from .writer import SearchIndexError, StagedSite, update_site, write_site
@@ -204,7 +204,9 @@ def build(
     every = made | {*map(str, pages.kept if pages else ())}
     paths = tuple(sorted(every)) if cache or staged is not None else ()
     # A check (no output folder) reads the cache but never writes it: it writes nothing at all.
-    summary = Summary(tuple(problems), tuple(grades), summary_site(site), paths)
+    # The grades as columns (GradeTable): as the record keeps them, and as a fast edit (the
+    # live preview's too) replaces one, so that neither turns 10,000 of them into columns then.
+    summary = Summary(tuple(problems), GradeTable.of(grades), summary_site(site), paths)
     # What the fast edit path needs of this build (edit_snapshot.py), after a clean one.
     # A check (no output folder, a cache on disk) keeps nothing, so it takes no snapshot.
     kept = cache is not None and (out_dir is not None or cache.disk is None)
