@@ -422,8 +422,15 @@ def main() -> None:
     machine = _machine()
     work = args.work or Path(tempfile.mkdtemp(prefix="backpain-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    if (work / FINISHED).exists():  # left by a benchmark that was interrupted
-        shutil.rmtree(work / FINISHED)
+    # Left by a benchmark that was interrupted: removed, then a pause before the first build.
+    leftovers = [work / FINISHED, *work.glob("run-*"), *work.glob(".run-*")]
+    leftovers = [path for path in leftovers if path.exists()]
+    for leftover in leftovers:
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+    if leftovers:
         time.sleep(QUIET_AFTER_REMOVING)
     # One version of the code for the whole benchmark, even if the working tree changes meanwhile
     # (a cache is only valid for the code that wrote it).

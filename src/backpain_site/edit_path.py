@@ -35,7 +35,6 @@ from .load import reload_study
 from .markdown_body import MarkdownConverter
 from .problems import Problem, error
 from .readability import (
-    GradeTable,
     PageGrade,
     page_grade,
     readability_problems,
@@ -77,7 +76,7 @@ def edit_build(
     compiled = snapshot.templates()
     env = cache.environment(base.templates_dir, lambda where: environment(where, compiled))
     outputs: dict[PurePosixPath, bytes] = {}
-    grades = GradeTable.of(summary.reading_grades)
+    grades = summary.reading_grades
     for name, slug in zip(changed, slugs, strict=True):
         if any(problem.path == name for problem in summary.problems):
             return None  # its problems would have to be told apart from the others'

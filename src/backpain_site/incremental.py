@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .content import Site
     from .edit_snapshot import EditSnapshot
     from .page_memo import Fingerprint, Fingerprints, PageMemo
-    from .readability import PageGrade
+    from .readability import GradeTable
 
 INPUT_FOLDERS = ("content", "templates", "static")
 RACY_NS = 2_000_000_000
@@ -79,17 +79,11 @@ class Summary:
     """What the last build reported, given again when nothing changed."""
 
     problems: tuple[Problem, ...]
-    reading_grades: Sequence[PageGrade]
+    # Kept as columns (readability.GradeTable): every build after the first reads the record
+    # and a fast edit writes it again, replacing one page's grade.
+    reading_grades: GradeTable
     site: Site | None  # settings and drafts only: what the report needs, not the whole site
     paths: tuple[str, ...]  # every file of the site (not the search index)
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """The reading grades pickled as a table of columns (readability.GradeTable): a fast
-        edit reads the record and writes it again, and the last thing it does is that."""
-        from .readability import GradeTable
-
-        grades = GradeTable.of(self.reading_grades)
-        return (Summary, (self.problems, grades, self.site, self.paths))
 
 
 @dataclass(frozen=True)

@@ -292,10 +292,8 @@ class _PagefindRuns:
             self._done.set()
             for _, _, process in self._running:
                 process.wait()
-            if self._scratch:
-                shutil.rmtree(self._scratch, ignore_errors=True)
             if self._held is not None:
-                self._held.release()
+                self._held.remove()  # the scratch folder
 
     def _kept(self, data: bytes, count: int, shard: Shard) -> Spilled | None:
         """One of a shard's files, written into `keep_in` (None: there is none)."""
@@ -574,8 +572,7 @@ class StagedSite:
 
     def discard(self) -> None:
         """Remove the folder (harmless once `update_site` has published it: it is gone)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self._held.release()
+        self._held.remove()
 
 
 class SpillFolder:
@@ -615,8 +612,7 @@ class SpillFolder:
 
     def discard(self) -> None:
         """Remove the folder and what is left in it (the site links its own copies)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self._held.release()
+        self._held.remove()
 
 
 def update_site(
@@ -988,8 +984,7 @@ class _PendingIndex:
     def discard(self) -> None:
         """Remove the files kept on disk (once linked into place, or when not wanted)."""
         if self.kept is not None:
-            shutil.rmtree(self.kept.path, ignore_errors=True)
-            self.kept.release()
+            self.kept.remove()
 
 
 def _page_reader(
@@ -1045,8 +1040,7 @@ def _start_search_index(
         )
     except BaseException:
         if kept is not None:
-            shutil.rmtree(kept.path, ignore_errors=True)
-            kept.release()
+            kept.remove()
         raise
     early = started.runs if adopted and started is not None else None
     return _PendingIndex(planned, adopted, early, fresh, runs, read_page, kept)
@@ -1177,6 +1171,11 @@ class HeldFolder:
         if self._descriptor is not None:
             os.close(self._descriptor)
             self._descriptor = None
+
+    def remove(self) -> None:
+        """Remove the folder with all it holds, and let it go."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.release()
 
 
 def hold(folder: str | os.PathLike[str]) -> int:
