@@ -1,6 +1,8 @@
-"""The reading-grade sentences are saved to the cache before rendering and let go, so neither
-the build nor its forked render workers hold them; what is saved is what a build saving them
-at the end saves, and the next build uses it."""
+"""What rendering never asks the memo for (parsed files, formatted references, converted
+Markdown, every page's sentences) is saved to the cache before rendering and let go, and so
+are the studies' texts, so neither the build nor its forked render workers hold them; what is
+saved is what a build saving them at the end saves, the site is the same, and the next build
+uses what was saved."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from typing import Any
 import pytest
 
 from backpain_site import render
-from backpain_site.build import build
+from backpain_site.build import RENDERED_WITHOUT, build
 from backpain_site.cache import _ACTIVE as ACTIVE_MEMO
-from backpain_site.cache import CACHE_FOLDER, Packed, code_version, decode_shard
+from backpain_site.cache import CACHE_FOLDER, Memo, Packed, code_version, decode_shard
 from backpain_site.incremental import BuildCache
 from backpain_site.writer import machine_secret
 
@@ -24,10 +26,10 @@ def active_memo() -> Any:
     return ACTIVE_MEMO.get()
 
 
-def saved_sentences(root: Path) -> dict[bytes, bytes]:
-    """The cache's reading-grade entries, each as its pickle."""
+def saved(root: Path, namespace: str) -> dict[bytes, bytes]:
+    """The cache's entries of one namespace, each as its pickle."""
     found: dict[bytes, bytes] = {}
-    for shard in sorted((root / CACHE_FOLDER).glob("readability-*.bin")):
+    for shard in sorted((root / CACHE_FOLDER).glob(f"{namespace}-[0-9][0-9].bin")):
         entries = decode_shard(shard.read_bytes(), code_version(), machine_secret())
         assert entries is not None, shard
         for key, value in entries.items():
@@ -37,27 +39,60 @@ def saved_sentences(root: Path) -> dict[bytes, bytes]:
     return found
 
 
-def test_sentences_are_saved_before_rendering_and_let_go(
+def site_files(root: Path) -> dict[str, bytes]:
+    site = root / "_site"
+    return {str(p.relative_to(site)): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+
+def test_what_rendering_never_reads_is_saved_before_it_and_let_go(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = write_project(tmp_path / "early")
-    held_at_render: list[bool] = []
+    seen: list[tuple[set[str], list[str]]] = []  # at render: the memo's namespaces, the texts
+    asked: list[str] = []  # namespaces asked of the memo while rendering
     real_render = render.render
+    real_get = Memo.get
+    real_save_early = BuildCache.save_early
 
-    def watching(*args: Any, **kwargs: Any) -> Any:
-        held_at_render.append("readability" in active_memo().used())
-        return real_render(*args, **kwargs)
+    def watching(resolved: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append((set(active_memo().used()), [s.source.body for s in resolved.site.studies]))
+        monkeypatch.setattr(Memo, "get", asking)
+        try:
+            return real_render(resolved, *args, **kwargs)
+        finally:
+            monkeypatch.setattr(Memo, "get", real_get)
+
+    def asking(self: Memo, namespace: str, *args: Any) -> Any:
+        asked.append(namespace)
+        return real_get(self, namespace, *args)
 
     monkeypatch.setattr(render, "render", watching)
     assert build(root, root / "_site", today=TODAY, cache=BuildCache.for_project(root)).ok
-    assert held_at_render == [False]
-    early = saved_sentences(root)
-    assert early
+    [(held, texts)] = seen
+    assert held.isdisjoint(RENDERED_WITHOUT) and texts and set(texts) == {""}
+    assert not set(asked) & set(RENDERED_WITHOUT)
+    early = {namespace: saved(root, namespace) for namespace in RENDERED_WITHOUT}
+    assert all(early.values())
 
-    # Saved at the end instead (as before), the same entries.
+    # Saved at the end instead (as the live preview keeps them): the same entries, the same site.
     late = write_project(tmp_path / "late")
-    monkeypatch.setattr(BuildCache, "save_early", lambda self, namespace: False)
-    held_at_render.clear()
+    monkeypatch.setattr(BuildCache, "save_early", lambda self, *namespaces: False)
+    seen.clear()
     assert build(late, late / "_site", today=TODAY, cache=BuildCache.for_project(late)).ok
-    assert held_at_render == [True]
-    assert saved_sentences(late) == early
+    [(held, texts)] = seen
+    assert set(RENDERED_WITHOUT) <= held and all(texts)
+    assert {namespace: saved(late, namespace) for namespace in RENDERED_WITHOUT} == early
+    assert site_files(late) == site_files(root)
+
+    # The next build with something changed uses what was saved early: only the changed
+    # page's results are computed again.
+    monkeypatch.setattr(BuildCache, "save_early", real_save_early)
+    memos: list[Memo] = []
+    monkeypatch.setattr(
+        render, "render", lambda *a, **k: (memos.append(active_memo()), real_render(*a, **k))[1]
+    )
+    page = next((root / "content" / "pages").glob("*.md"))
+    page.write_text(page.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    assert build(root, root / "_site", today=TODAY, cache=BuildCache.for_project(root)).ok
+    [memo] = memos
+    assert 0 < memo.misses <= 4 and memo.hits > 10

@@ -8,7 +8,7 @@ These values cross every later stage; nothing downstream reads raw YAML.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -138,6 +138,12 @@ class Study:
     @property
     def slug(self) -> str:
         return self.source.slug
+
+    def without_text(self) -> Study:
+        """This study with its Markdown text left out: what the stages after resolve and the
+        reading grade need of it (no template reads a raw text), and what must match for an
+        edit to be local (edit_snapshot.py)."""
+        return replace(self, source=replace(self.source, body=""))
 
 
 @dataclass(frozen=True)

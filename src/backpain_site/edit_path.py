@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 import jinja2
 
 from .citations import find_citations
-from .edit_snapshot import EditBase, EditSnapshot, SnapshotReferences, StudyEntry, without_text
+from .edit_snapshot import EditBase, EditSnapshot, SnapshotReferences, StudyEntry
 from .incremental import BuildCache, Options, Summary
 from .load import reload_study
 from .markdown_body import MarkdownConverter
@@ -117,7 +117,7 @@ def _study_page(
 ) -> tuple[PurePosixPath, bytes, PageGrade] | None:
     """One edited study's page, its output path and reading grade; None unless local."""
     study, problems = reload_study(root, path)
-    if study is None or problems or without_text(study) != entry.study:
+    if study is None or problems or study.without_text() != entry.study:
         return None
     source = study.source
     known = frozenset(base.reference_keys)

@@ -14,7 +14,7 @@ field by field, text left out, and never needs the old text.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .cache import PackReader
@@ -51,16 +51,11 @@ class EditBase:
 class StudyEntry:
     """One study page as the last build resolved it."""
 
-    study: Study  # its text left out (see `without_text`)
+    study: Study  # its text left out (Study.without_text)
     citations: PageCitations
     references: tuple[CitedReference, ...]  # the page's reference list
     labels: tuple[tuple[str, str], ...]  # in-text labels of the page's keys (author-date)
     titles: tuple[tuple[str, str], ...]  # plain titles of the page's keys
-
-
-def without_text(study: Study) -> Study:
-    """A study with its Markdown text left out: what must match for an edit to be local."""
-    return replace(study, source=replace(study.source, body=""))
 
 
 def take(resolved: ResolvedSite, options: object) -> dict[str, Any]:
@@ -89,7 +84,7 @@ def take(resolved: ResolvedSite, options: object) -> dict[str, Any]:
             continue
         numbered = [key for key, _ in citations.numbers]
         entries[_STUDY + study.slug] = StudyEntry(
-            without_text(study),
+            study.without_text(),
             citations,
             resolved.bodies[("studies", study.slug)].references,
             tuple((k, labels[k]) for k in numbered if k in labels),

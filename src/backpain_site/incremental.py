@@ -348,16 +348,17 @@ class BuildCache:
             self.disk = CacheFolder(self.disk.folder, self.disk.version, self.disk.secret)
             self._memo_read = False  # the next build reads what this one saved
 
-    def save_early(self, namespace: str) -> bool:
-        """Save a namespace of the memo now, when the build is done with it, and let it go
+    def save_early(self, *namespaces: str) -> bool:
+        """Save namespaces of the memo now, when the build is done with them, and let them go
         (Memo.forget); False (and nothing done) without a cache folder: the live preview keeps
-        its memo for the next build, and a check saves nothing."""
+        its memo for the next build, and a check saves nothing. Saved one shard at a time, so
+        the build holds no more than one shard's bytes beside what it already holds."""
         if self.disk is None:
             return False
-        self.memo.pack(namespace)  # saved packed, as at the end: read back as a few big objects
-        for path, data in self.disk.files_of(self.memo, namespace):
-            replace_file(path, data)
-        self.memo.forget(namespace)
+        for namespace in namespaces:
+            for path, data in self.disk.files_of(self.memo, namespace):
+                replace_file(path, data)
+            self.memo.forget(namespace)
         return True
 
     def settle_inputs(self) -> int:
