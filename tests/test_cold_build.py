@@ -4,7 +4,6 @@ made (writer.StagedSite), the same site byte for byte, and nothing left behind o
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import pytest
 
 from backpain_site import forked
 from backpain_site.build import BuildResult, build
-from backpain_site.cache import Memo, Packed, decode_shard, encode_shard
 from backpain_site.incremental import BuildCache
 from backpain_site.problems import Problem, Severity
 
@@ -260,22 +258,3 @@ def test_a_template_error_in_a_cold_build_leaves_nothing_behind(project: Path) -
     ]
     assert not result.written
     assert sorted(p.name for p in project.iterdir() if p.name.startswith((".", "_"))) == [".cache"]
-
-
-def test_packed_results_read_back_equal_and_stay_packed_when_saved() -> None:
-    memo = Memo()
-    sentences = [("content/studies/a.md", 3, "One sentence."), ("content/studies/a.md", 4, "Two.")]
-    key = bytes(16)
-    assert memo.get("readability", key, lambda: sentences) == sentences
-    memo.pack("readability")
-    stored = memo.used()["readability"][key]
-    assert isinstance(stored, Packed)
-    assert pickle.loads(stored.data) == sentences
-    assert memo.get("readability", key, lambda: []) == sentences  # not computed again
-    # Saved and read back (cache.py's shard format), it is still packed, and reads the same.
-    secret = b"s" * 32
-    entries = decode_shard(encode_shard("v", memo.used()["readability"], secret), "v", secret)
-    assert entries is not None and isinstance(entries[key], Packed)
-    later = Memo({"readability": entries})
-    assert later.get("readability", key, lambda: []) == sentences
-    assert later.hits == 1

@@ -10,7 +10,15 @@ import pytest
 from backpain_site.bibliography import Reference, load_bibliography
 from backpain_site.cache import Memo, remembering
 from backpain_site.exports import FORMATS, _reference_digest, export
-from backpain_site.readability import Sentence, page_grade, score_key, score_page
+from backpain_site.readability import (
+    MARKDOWN,
+    PLAIN,
+    Sentence,
+    grade_key,
+    page_grade,
+    score_page,
+    sentences_from,
+)
 
 BIB = """@article{smith2020,
   author  = {Smith, Anna and M{\\"u}ller, Bernd},
@@ -89,30 +97,30 @@ def test_remembered_downloads_follow_their_references(references: list[Reference
     assert all(b"Pain Medicine" in changed[ext] for ext, _ in FORMATS)
 
 
-def test_a_grade_key_changes_with_the_page_and_every_sentence_field() -> None:
-    # score_key keys a sentence by these fields: a new one must be added to the key.
-    assert [f.name for f in dataclasses.fields(Sentence)] == ["path", "line", "text"]
-    sentences = [Sentence("a.md", 3, "Needles help some people."), Sentence("a.md", 5, "Ask.")]
-    key = score_key("/a/", "a.md", sentences)
-    assert score_key("/a/", "a.md", list(sentences)) == key
-    for other in (
-        score_key("/b/", "a.md", sentences),
-        score_key("/a/", "b.md", sentences),
-        score_key("/a/", "a.md", sentences[::-1]),
-        score_key("/a/", "a.md", [dataclasses.replace(sentences[0], path="b.md"), sentences[1]]),
-        score_key("/a/", "a.md", [dataclasses.replace(sentences[0], line=4), sentences[1]]),
-        score_key("/a/", "a.md", [dataclasses.replace(sentences[0], text="No."), sentences[1]]),
-    ):
-        assert other != key
+def test_a_grade_key_changes_with_the_page_and_every_part_of_its_text() -> None:
+    parts = [
+        (PLAIN, "Needles help some people.", "a.md", 3),
+        (MARKDOWN, "Ask.\n\n- a list item\n", "a.md", 5),
+    ]
+    key = grade_key("/a/", "a.md", parts)
+    assert grade_key("/a/", "a.md", tuple(parts)) == key
+    others = [grade_key("/b/", "a.md", parts), grade_key("/a/", "b.md", parts)]
+    others.append(grade_key("/a/", "a.md", parts[::-1]))
+    for index in range(4):  # kind, text, file, line: each of them
+        changed = list(parts[0])
+        changed[index] = {0: MARKDOWN, 1: "No.", 2: "b.md", 3: 4}[index]
+        others.append(grade_key("/a/", "a.md", [tuple(changed), parts[1]]))
+    assert len({key, *others}) == len(others) + 1
 
 
 def test_a_remembered_grade_is_the_computed_one() -> None:
-    sentences = [Sentence("a.md", 3, "Needles help some people with long-lasting back pain.")]
+    parts = [(PLAIN, "Needles help some people with long-lasting back pain.", "a.md", 3)]
     memo = Memo()
     with remembering(memo):
-        first = page_grade("/a/", "a.md", sentences)
-        again = page_grade("/a/", "a.md", list(sentences))
-        other = page_grade("/a/", "a.md", [Sentence("a.md", 3, "Rest.")])
-    assert first == again == score_page("/a/", "a.md", sentences)
+        first = page_grade("/a/", "a.md", parts)
+        again = page_grade("/a/", "a.md", tuple(parts))
+        other = page_grade("/a/", "a.md", [(PLAIN, "Rest.", "a.md", 3)])
+    assert first == again == score_page("/a/", "a.md", sentences_from(parts))
+    assert first.longest == (Sentence("a.md", 3, parts[0][1]),)
     assert other == score_page("/a/", "a.md", [Sentence("a.md", 3, "Rest.")])
     assert (memo.misses, memo.hits) == (2, 1)

@@ -1,5 +1,5 @@
 """What rendering never asks the memo for (parsed files, formatted references, converted
-Markdown, every page's sentences) is saved to the cache before rendering and let go, and so
+Markdown, reading grades) is saved to the cache before rendering and let go, and so
 are the studies' texts, so neither the build nor its forked render workers hold them; what is
 saved is what a build saving them at the end saves, the site is the same, and the next build
 uses what was saved."""
@@ -15,7 +15,7 @@ import pytest
 from backpain_site import render
 from backpain_site.build import RENDERED_WITHOUT, build
 from backpain_site.cache import _ACTIVE as ACTIVE_MEMO
-from backpain_site.cache import CACHE_FOLDER, Memo, Packed, code_version, decode_shard
+from backpain_site.cache import CACHE_FOLDER, Memo, code_version, decode_shard
 from backpain_site.incremental import BuildCache
 from backpain_site.writer import machine_secret
 
@@ -33,9 +33,7 @@ def saved(root: Path, namespace: str) -> dict[bytes, bytes]:
         entries = decode_shard(shard.read_bytes(), code_version(), machine_secret())
         assert entries is not None, shard
         for key, value in entries.items():
-            found[key] = (
-                value.data if isinstance(value, Packed) else pickle.dumps(value, protocol=5)
-            )
+            found[key] = pickle.dumps(value, protocol=5)
     return found
 
 

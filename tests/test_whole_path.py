@@ -26,13 +26,14 @@ import pytest
 
 from backpain_site.bibliography import load_bibliography
 from backpain_site.build import build
-from backpain_site.cache import paused_collection
+from backpain_site.cache import Memo, paused_collection, remembering
 from backpain_site.exports import FORMATS, export
 from backpain_site.incremental import BuildCache
+from backpain_site.load import load_site
 from backpain_site.output_tree import FileRecord, file_digest
 from backpain_site.page_memo import PageMemo
-from backpain_site.prefetch import packed_sentences, process_pool
-from backpain_site.readability import markdown_sentences
+from backpain_site.prefetch import grade_jobs, process_pool
+from backpain_site.readability import page_grades, page_sentences, page_texts, score_page
 
 from conftest import REPO, tree
 
@@ -105,10 +106,22 @@ def test_same_file_compares_the_live_file_by_size_and_digest() -> None:
     assert not PageMemo(b"", {}, live.keys()).same_file(PurePosixPath("a.html"), data)
 
 
-def test_sentences_made_on_the_pool_are_the_sentences() -> None:
-    body = "# Title\n\nOne short sentence. And another one here.\n\n- a list item\n"
-    packed = packed_sentences(body, "content/studies/a.md", 7)
-    assert pickle.loads(packed.data) == markdown_sentences(body, "content/studies/a.md", 7)
+def test_a_grade_made_on_the_pool_is_the_grade(project: Path) -> None:
+    """The pool grades pages from their text (prefetch.grade_jobs); the build's own process,
+    asked for the same page, finds that grade and scores nothing again."""
+    site, _ = load_site(project, today=TODAY)
+    assert site is not None
+    memo = Memo()
+    jobs = grade_jobs(site, memo)
+    assert len(jobs) == len(list(page_texts(site))) > 3
+    for namespace, key, function, args in jobs:
+        memo.put(namespace, key, function(*pickle.loads(pickle.dumps(args))))
+    misses, hits = memo.misses, memo.hits  # grade_jobs checked every body (markdown-checks)
+    with remembering(memo):
+        grades = page_grades(site)
+    assert memo.misses == misses and memo.hits > hits + len(jobs)
+    assert grades == [score_page(url, path, s) for url, path, s in page_sentences(site)]
+    assert grade_jobs(site, memo) == []
 
 
 def test_the_cycle_collector_is_as_it_was_after_a_build(project: Path) -> None:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # The memo's namespaces that rendering never asks for: what loading, resolving and grading
 # remembered (parsed content files and BibTeX parts, formatted references, converted Markdown,
-# its checks, and every page's sentences). A build with a cache folder saves them before it
+# its checks, and reading grades). A build with a cache folder saves them before it
 # renders and lets them go (BuildCache.save_early): at 10,000 studies the build and each render
 # worker then hold about 60 MB less.
 RENDERED_WITHOUT = ("readability", "content", "bibliography", "csl", "markdown", "markdown-checks")
@@ -165,12 +165,9 @@ def build(
             problems += found
             grades, found = check_readability(site)
             problems += found
-            # Done with every page's sentences, kept only to be saved: packed (the preview and
-            # a check keep them so), and with the other results rendering never asks for,
-            # saved now and let go, before render's workers are forked (each starts with all
-            # the build holds). Then so are the studies' texts (about 35 MB at 10,000), which
-            # the memo's parsed files held too until then.
-            memo.pack("readability")
+            # What rendering never asks for is saved now and let go, before render's workers
+            # are forked (each starts with all the build holds), and then so are the studies'
+            # texts (about 35 MB at 10,000), which the memo's parsed files held until then.
             if out_dir is not None and cache is not None and cache.save_early(*RENDERED_WITHOUT):
                 resolved = resolved.without_study_texts()
                 site = resolved.site

@@ -103,26 +103,6 @@ def _requirement_name(requirement: str) -> str:
     return name.strip().lower()
 
 
-class Packed:
-    """A remembered value kept pickled (`Memo.pack`): one bytes object in memory instead of
-    many small ones, unpickled only when a build asks for it again."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def __reduce__(self) -> tuple[type[Packed], tuple[bytes]]:
-        return Packed, (self.data,)
-
-
-def _unpacked(value: Any) -> Any:
-    if type(value) is Packed:
-        with _no_cyclic_gc():
-            return pickle.loads(value.data)
-    return value
-
-
 class Memo:
     """Results of pure steps by namespace and input digest: for one build or a serve session.
 
@@ -144,7 +124,7 @@ class Memo:
         used = self._used.setdefault(namespace, {})
         if key in used:
             self.hits += 1
-            return cast(T, _unpacked(used[key]))
+            return cast(T, used[key])
         known = self._known.get(namespace)
         if known is not None and key in known:
             self.hits += 1
@@ -153,7 +133,7 @@ class Memo:
             self.misses += 1
             value = compute()
         used[key] = value
-        return cast(T, _unpacked(value))
+        return cast(T, value)
 
     def has(self, namespace: str, key: bytes) -> bool:
         return key in self._used.get(namespace, {}) or key in self._known.get(namespace, {})
@@ -171,18 +151,6 @@ class Memo:
         known = self._known.get(namespace)
         if known is not None and key in known:
             self._used.setdefault(namespace, {})[key] = known[key]
-
-    def pack(self, namespace: str) -> None:
-        """Keep this namespace's results pickled from now on: for results a build has finished
-        with, that are kept only to be saved (at 10,000 studies every page's sentences, split
-        for its reading grade, take about 140 MB as objects and 48 MB pickled). They stay
-        packed in the saved cache, so the next build reads them back as a few big objects."""
-        entries = self._used.get(namespace)
-        if not entries:
-            return
-        for key, value in entries.items():
-            if type(value) is not Packed:
-                entries[key] = Packed(pickle.dumps(value, protocol=5))
 
     def used(self) -> dict[str, dict[bytes, Any]]:
         return self._used

@@ -34,13 +34,7 @@ from .incremental import BuildCache, Options, Summary
 from .load import reload_study
 from .markdown_body import MarkdownConverter
 from .problems import Problem, error
-from .readability import (
-    PageGrade,
-    page_grade,
-    readability_problems,
-    sentences_of,
-    study_sentences,
-)
+from .readability import PLAIN, PageGrade, page_grade, readability_problems, study_texts
 from .render import environment, page_common, page_values, study_values
 from .resolve import ResolvedBody, check_links
 from .urls import Urls
@@ -136,14 +130,14 @@ def _study_page(
         return None
     found: list[Problem] = []
     check_links(source, body, set(base.known_paths), urls, found)
-    grade = page_grade(urls.study(study.slug), source.path, study_sentences(source))
+    grade = page_grade(urls.study(study.slug), source.path, study_texts(source))
     found += readability_problems([grade], base.config.reading_grade_target)
     if found:
         return None
     references = SnapshotReferences(base.reference_keys, snapshot)
     common = page_common(base.config, urls, base.conditions, base.pages, references, base.marks)
     conditions = {c.slug: c for c in base.conditions}
-    resolved = ResolvedBody(body.html, entry.references)
+    resolved = ResolvedBody(body.utf8, entry.references)
     template, url, review, context = study_values(
         study, resolved, base.config, urls, references, conditions
     )
@@ -164,4 +158,4 @@ def warm(cache: BuildCache, templates_dir: str) -> None:
     for name in env.list_templates():
         with contextlib.suppress(jinja2.TemplateError, UnicodeDecodeError, OSError):
             env.get_template(name)
-    page_grade("/", "", sentences_of("Ready.", "", 0))
+    page_grade("/", "", [(PLAIN, "Ready.", "", 0)])

@@ -2,8 +2,8 @@
 
 Input: the project folder (or the loaded `Site`), a `Memo` and a process pool. Output: the memo
 holding what the stages are about to ask for: parsed content files and bibliography entries
-(before loading); formatted references, converted bodies and each page's reading-grade
-sentences and score (before resolving). The stages then run exactly as on a warm build, in
+(before loading); formatted references, converted bodies and each page's reading grade
+(before resolving). The stages then run exactly as on a warm build, in
 their own fixed order, so the output is byte for byte what one process makes: the pool changes
 when the work is done, never what is done. Anything the prefetch does not foresee is simply
 computed by the stage itself.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import pickle
 import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .bibliography_parts import parse_part, part_key, split_parts
-from .cache import Memo, Packed, call_key, digest, remembering
+from .cache import Memo, call_key, digest, remembering
 from .citations import CitationMarks
 from .content import Site
 from .frontmatter import decode
@@ -44,7 +43,7 @@ from .load import (
 from .markdown_body import MarkdownConverter
 from .markdown_checks import unconvertible
 from .progress import NO_PROGRESS, Progress
-from .readability import PageGrade, markdown_sentences, page_sentences, score_key, score_page
+from .readability import grade_key, grade_page, page_texts
 from .remembered import Conversion, convert_counting, format_one, reference_key
 from .resolve import resolve
 from .urls import Urls
@@ -145,7 +144,7 @@ class Prefetcher:
         # many files or references changed (a cold build, new code), not for an edit or two.
         if self._changed >= MIN_JOBS:
             self._run("converting Markdown", conversion_jobs(site, self._memo))
-            self._run("splitting sentences", sentence_jobs(site, self._memo))
+            self._run("checking texts", check_jobs(site, self._memo))
             self._run("scoring reading grades", grade_jobs(site, self._memo))
 
     def _run(self, stage: str, jobs: Sequence[Job]) -> int:
@@ -277,7 +276,8 @@ def conversion_jobs(site: Site, memo: Memo) -> list[Job]:
 # --- reading grades (readability.py remembers them per page) ------------------------------------
 
 
-def sentence_jobs(site: Site, memo: Memo) -> list[Job]:
+def check_jobs(site: Site, memo: Memo) -> list[Job]:
+    """Checking every body the memo has not checked (resolve and the grades both ask)."""
     jobs: list[Job] = []
     sources = [c.source for c in site.conditions] + [s.source for s in site.studies]
     sources += [c.source for c in site.claims] + [p.source for p in site.pages]
@@ -285,33 +285,16 @@ def sentence_jobs(site: Site, memo: Memo) -> list[Job]:
         check = call_key(unconvertible, (source.body,), {})
         if not memo.has("markdown-checks", check):
             jobs.append(("markdown-checks", check, unconvertible, (source.body,)))
-        args = (source.body, source.path, source.body_line)
-        key = call_key(markdown_sentences, args, {})
-        if not memo.has("readability", key):
-            jobs.append(("readability", key, packed_sentences, args))
     return jobs
 
 
-def packed_sentences(body: str, path: str, first_line: int) -> Packed:
-    """`markdown_sentences`, pickled where it is made. The build reads each page's sentences
-    once or twice, one page at a time, and keeps them only to save them (Memo.pack): as one
-    bytes object a page they take 48 MB at 10,000 studies, as objects about 110 MB, which the
-    build's process would not give back before it ends."""
-    return Packed(pickle.dumps(markdown_sentences(body, path, first_line), protocol=5))
-
-
-def _score_pickled(url: str, path: str, sentences: bytes) -> PageGrade:
-    return score_page(url, path, pickle.loads(sentences))
-
-
 def grade_jobs(site: Site, memo: Memo) -> list[Job]:
-    """Scoring every page whose grade the memo does not hold (its sentences are, by now)."""
+    """Grading every page whose grade the memo does not hold: its text split into sentences
+    and scored where the job runs, so only the grade comes back."""
     jobs: list[Job] = []
-    with remembering(memo):  # the pages' sentences are made as they are iterated
-        for url, path, sentences in page_sentences(site):
-            key = score_key(url, path, sentences)
+    with remembering(memo):  # the bodies' checks (check_jobs) are read from the memo
+        for url, path, parts in page_texts(site):
+            key = grade_key(url, path, parts)
             if not memo.has("readability", key):
-                # Pickled now, so that waiting jobs hold one page's sentences as one object.
-                blob = pickle.dumps(sentences, protocol=5)
-                jobs.append(("readability", key, _score_pickled, (url, path, blob)))
+                jobs.append(("readability", key, grade_page, (url, path, tuple(parts))))
     return jobs

@@ -21,7 +21,7 @@ from functools import lru_cache, partial
 from itertools import accumulate
 from typing import Any, overload
 
-from .cache import digest, remember, remembered
+from .cache import digest, remember
 from .citations import CITATION
 from .content import Site, Source
 from .markdown_checks import unconvertible
@@ -314,7 +314,6 @@ def sentences_of(text: str, path: str, line: int) -> list[Sentence]:
     return found
 
 
-@remembered("readability")  # cache.py: a warm build does not split unchanged bodies again
 def markdown_sentences(body: str, path: str, first_line: int) -> list[Sentence]:
     return [
         sentence
@@ -405,18 +404,36 @@ def grade(sentences: Sequence[Sentence]) -> float:
     return _grade([_counts(s) for s in sentences])
 
 
-def score_key(url: str, path: str, sentences: Sequence[Sentence]) -> bytes:
-    """The memo key of `score_page(url, path, sentences)`: a sentence as the plain tuple of its
-    fields, which digests several times faster than the dataclass (a build digests every
-    page's sentences to find the few pages whose grade is new)."""
-    return digest("score_page", url, path, [(s.path, s.line, s.text) for s in sentences])
+# One run of a page's text, as its sentences are made from it: (kind, text, file, first line),
+# kind PLAIN (a front-matter field: sentences_of) or MARKDOWN (a body: markdown_sentences).
+TextPart = tuple[str, str, str, int]
+PLAIN = "plain"
+MARKDOWN = "markdown"
 
 
-def page_grade(url: str, path: str, sentences: list[Sentence]) -> PageGrade:
-    """`score_page`, remembered under `score_key` while a build's memo is active."""
-    return remember(
-        "readability", score_key(url, path, sentences), partial(score_page, url, path, sentences)
-    )
+def grade_key(url: str, path: str, parts: Sequence[TextPart]) -> bytes:
+    """The memo key of a page's grade: what its sentences are made from, not the sentences.
+    A build finds an unchanged page's grade without splitting its text into sentences again,
+    and keeps no page's sentences (at 10,000 studies they were 48 MB pickled, held from the
+    start of every build that read them to the end of the one that made them)."""
+    return digest("page grade", url, path, tuple(parts))
+
+
+def page_grade(url: str, path: str, parts: Sequence[TextPart]) -> PageGrade:
+    """`grade_page`, remembered under `grade_key` while a build's memo is active."""
+    key = grade_key(url, path, parts)
+    return remember("readability", key, partial(grade_page, url, path, parts))
+
+
+def grade_page(url: str, path: str, parts: Sequence[TextPart]) -> PageGrade:
+    return score_page(url, path, sentences_from(parts))
+
+
+def sentences_from(parts: Iterable[TextPart]) -> list[Sentence]:
+    found: list[Sentence] = []
+    for kind, text, path, line in parts:
+        found += (sentences_of if kind == PLAIN else markdown_sentences)(text, path, line)
+    return found
 
 
 def score_page(url: str, path: str, sentences: list[Sentence]) -> PageGrade:
@@ -435,63 +452,66 @@ def score_page(url: str, path: str, sentences: list[Sentence]) -> PageGrade:
     )
 
 
-def _fields(source: Source, *names: str) -> list[Sentence]:
-    found: list[Sentence] = []
+def _fields(source: Source, *names: str) -> list[TextPart]:
+    found: list[TextPart] = []
     for name in names:
         value = source.meta.values.get(name)
         items = value if isinstance(value, tuple) else (value,)
         for index, item in enumerate(items):
             if isinstance(item, str) and item:
                 line = source.item_line(name, index) if isinstance(value, tuple) else None
-                found += sentences_of(item, source.path, line or source.line_of(name))
+                found.append((PLAIN, item, source.path, line or source.line_of(name)))
     return found
 
 
-def _body(source: Source) -> list[Sentence]:
+def _body(source: Source) -> list[TextPart]:
     if unconvertible(source.body):  # refused by resolve; scanning it could take minutes
         return []
-    return markdown_sentences(source.body, source.path, source.body_line)
+    return [(MARKDOWN, source.body, source.path, source.body_line)]
 
 
-def study_sentences(source: Source) -> list[Sentence]:
+def study_texts(source: Source) -> list[TextPart]:
     """What a reader of a study page reads: its key finding, limits and text."""
     return _fields(source, "key_finding", "limits") + _body(source)
 
 
-def page_sentences(site: Site) -> Iterator[tuple[str, str, list[Sentence]]]:
-    """(url, file, sentences) of every patient-facing page: home, conditions, studies, claims
-    (each a section of the claims page) and plain pages. Made one page at a time, so a build
-    holds one page's sentences, not every page's (about 150 MB at 10,000 studies, much of it
-    kept from being given back by the few longest sentences each grade keeps)."""
+def page_texts(site: Site) -> Iterator[tuple[str, str, list[TextPart]]]:
+    """(url, file, text parts) of every patient-facing page: home, conditions, studies, claims
+    (each a section of the claims page) and plain pages."""
     urls = Urls(site.config.base_url)
-    home: list[Sentence] = []
+    home: list[TextPart] = []
     if site.config.tagline:
-        home += sentences_of(site.config.tagline, site.config.path, 0)
+        home.append((PLAIN, site.config.tagline, site.config.path, 0))
     for condition in site.conditions:
         home += _fields(condition.source, "bottom_line", "summary")
     yield urls.home(), site.config.path, home
     for condition in site.conditions:
-        sentences = _fields(condition.source, "summary", "bottom_line") + _body(condition.source)
-        sentences += [
-            s
+        parts = _fields(condition.source, "summary", "bottom_line") + _body(condition.source)
+        parts += [
+            (PLAIN, text, condition.source.path, finding.line)
             for finding in condition.findings
             for text in (finding.effect, finding.editors_rating_reason)
             if text
-            for s in sentences_of(text, condition.source.path, finding.line)
         ]
-        yield urls.condition(condition.slug), condition.source.path, sentences
+        yield urls.condition(condition.slug), condition.source.path, parts
     for study in site.studies:
-        yield urls.study(study.slug), study.source.path, study_sentences(study.source)
+        yield urls.study(study.slug), study.source.path, study_texts(study.source)
     for claim in site.claims:
-        sentences = _fields(claim.source, "claim") + _body(claim.source)
-        yield urls.for_item("claims", claim.slug), claim.source.path, sentences
+        parts = _fields(claim.source, "claim") + _body(claim.source)
+        yield urls.for_item("claims", claim.slug), claim.source.path, parts
     for page in site.pages:
-        sentences = _fields(page.source, "summary") + _body(page.source)
-        yield urls.page(page.slug), page.source.path, sentences
+        parts = _fields(page.source, "summary") + _body(page.source)
+        yield urls.page(page.slug), page.source.path, parts
+
+
+def page_sentences(site: Site) -> Iterator[tuple[str, str, list[Sentence]]]:
+    """(url, file, sentences) of every patient-facing page, made one page at a time."""
+    for url, path, parts in page_texts(site):
+        yield url, path, sentences_from(parts)
 
 
 def page_grades(site: Site) -> list[PageGrade]:
-    return [page_grade(url, path, sentences) for url, path, sentences in page_sentences(site)]
+    return [page_grade(url, path, parts) for url, path, parts in page_texts(site)]
 
 
 def _quote(sentence: Sentence, words: int = 12) -> str:

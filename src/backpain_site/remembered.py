@@ -144,7 +144,7 @@ class RememberedConverter:
             return self._real().convert(text, numbers, titles, occurrences)
         key = self.key(text, numbers, titles, occurrences)
         if self._memo.plan("markdown", key, partial(self.job, text, numbers, titles, occurrences)):
-            return BodyHtml("", ())  # a planning pass: the pool converts it before the real one
+            return BodyHtml(b"", ())  # a planning pass: the pool converts it before the real one
         done = self._memo.get(
             "markdown", key, partial(self._convert_now, text, numbers, titles, occurrences)
         )

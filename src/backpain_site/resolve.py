@@ -25,7 +25,7 @@ from .csl import (
     page_numbers,
 )
 from .evidence import DESIGNS
-from .markdown_body import BodyHtml, cite_anchor, sanitise_citation
+from .markdown_body import BodyHtml, cite_anchor, html_of, sanitise_citation
 from .markdown_checks import browser_url
 from .problems import Problem, did_you_mean, error, warning
 from .remembered import RememberedConverter, format_references_remembered
@@ -44,8 +44,15 @@ class CitedReference:
 
 @dataclass(frozen=True)
 class ResolvedBody:
-    html: str
+    """A page's body as it is shown, with its reference list. The HTML is the converted body's
+    own UTF-8 bytes (markdown_body.BodyHtml says why), decoded when a page is rendered."""
+
+    utf8: bytes
     references: tuple[CitedReference, ...]
+
+    @property
+    def html(self) -> str:
+        return html_of(self.utf8)
 
 
 @dataclass(frozen=True)
@@ -258,7 +265,7 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
         body = converter.convert(source.body, numbers, titles, occurrences)
         check_links(source, body, known_paths, urls, problems)
         references = cited(numbers, occurrences)
-        bodies[(source.kind, source.slug)] = ResolvedBody(body.html, references)
+        bodies[(source.kind, source.slug)] = ResolvedBody(body.utf8, references)
         citations[(source.kind, source.slug)] = PageCitations(
             tuple(keys), tuple(numbers.items()), tuple(occurrences.items())
         )
@@ -286,7 +293,7 @@ def resolve(site: Site, memo: Memo = NO_MEMO) -> tuple[ResolvedSite, list[Proble
     for claim in site.claims:
         body = converter.convert(claim.source.body, claim_numbers, titles, claim_occurrences)
         check_links(claim.source, body, known_paths, urls, problems)
-        bodies[("claims", claim.slug)] = ResolvedBody(body.html, ())
+        bodies[("claims", claim.slug)] = ResolvedBody(body.utf8, ())
     claims_references = cited(claim_numbers, claim_occurrences)
     for ref in claims_references:
         cited_by[ref.key].append(
