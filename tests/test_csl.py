@@ -313,7 +313,6 @@ def test_fields_copied_verbatim_are_escaped_too() -> None:
         authors=(Name(family="A", given="B"),),
         editors=(),
         line=1,
-        raw="",
     )
     html = format_references([reference], "american-medical-association")["x"].html
     assert "<img" not in html and "<s>" not in html and "<b>" not in html

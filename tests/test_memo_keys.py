@@ -64,7 +64,6 @@ def _with_journal(reference: Reference, journal: str) -> Reference:
         lambda r: dataclasses.replace(r, entry_type="misc"),
         lambda r: dataclasses.replace(r, authors=r.authors[:1]),
         lambda r: dataclasses.replace(r, line=r.line + 1),
-        lambda r: dataclasses.replace(r, raw=r.raw + " "),
         lambda r: dataclasses.replace(r, source_fields=r.source_fields[1:]),
         lambda r: dataclasses.replace(r, cased=()),
     ],

@@ -194,7 +194,7 @@ def test_the_deferred_search_index_runs_pagefind_on_changed_shards_only(
 
 
 def reference(title: str) -> Reference:
-    return Reference("a2020", "article", (("title", title),), (), (), 3, "@article{a2020}")
+    return Reference("a2020", "article", (("title", title),), (), (), 3)
 
 
 def test_digests_carried_into_a_later_build_follow_content() -> None:

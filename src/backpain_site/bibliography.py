@@ -150,7 +150,6 @@ class Reference:
     authors: tuple[Name, ...]
     editors: tuple[Name, ...]
     line: int
-    raw: str  # the entry as written
     # Every known field as written (LaTeX and braces kept), author and editor included: downloads
     # are made from these, so `{MRI}` and `M{\"u}ller` reach a reader's BibTeX as the editor wrote.
     source_fields: tuple[tuple[str, str], ...] = ()
@@ -522,7 +521,6 @@ def load_bibliography(text: str, path: str) -> tuple[list[Reference], list[Probl
                 authors=authors,
                 editors=editors,
                 line=line,
-                raw=entry.raw or "",
                 source_fields=tuple(source),
                 cased=tuple(cased),
             )
