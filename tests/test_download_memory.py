@@ -18,7 +18,7 @@ import pytest
 import backpain_site.bibliography_pages as bibliography_pages
 import backpain_site.exports as exports
 import backpain_site.render as render
-from backpain_site.bibliography import Reference
+from backpain_site.bibliography import Reference, load_bibliography
 from backpain_site.bibliography_pages import Download
 from backpain_site.build import BuildResult, build
 from backpain_site.cache import (
@@ -29,6 +29,7 @@ from backpain_site.cache import (
     pack_parts,
     shard_parts,
 )
+from backpain_site.csl_data import _csl_item
 from backpain_site.exports import export
 from backpain_site.incremental import BuildCache
 from backpain_site.writer import replace_file_in_parts
@@ -179,3 +180,19 @@ def test_the_live_preview_makes_again_only_the_downloads_that_changed(
     assert {p: second.outputs[p] for p in second.outputs if str(p) in downloads_in(second)} == {
         p: data for p, data in plain.outputs.items() if str(p) in downloads_in(plain)
     }
+
+
+def test_a_worker_done_with_downloads_lets_go_of_their_entries(project: Path) -> None:
+    """A forked render worker, once it reaches the pages, forgets the entries it made for the
+    downloads (exports.let_go): the files are the same made with or without them."""
+    bib = project / "content" / "references.bib"
+    references = load_bibliography(bib.read_text(encoding="utf-8"), str(bib))[0]
+    files = {extension: export(references, extension) for extension in ("bib", "ris", "json")}
+    assert all(exports._MADE) and csl_items() > 0
+    exports.let_go()
+    assert not any(exports._MADE) and csl_items() == 0
+    assert {extension: export(references, extension) for extension in files} == files
+
+
+def csl_items() -> int:
+    return int(_csl_item.cache_info().currsize)

@@ -178,6 +178,10 @@ def to_csl_json(reference: Reference, *, protect: bool = False) -> dict[str, Any
     return dict(_csl_item(reference, protect))
 
 
+def forget_csl_items() -> None:
+    _csl_item.cache_clear()
+
+
 @lru_cache(maxsize=65536)
 def _csl_item(reference: Reference, protect: bool) -> dict[str, Any]:
     # Pages, filtered lists and downloads ask for the same item many times; callers get a copy.

@@ -15,11 +15,11 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from functools import partial, wraps
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .bibliography import Name, Reference
 from .cache import digest, remember
-from .csl_data import to_csl_json
+from .csl_data import forget_csl_items, to_csl_json
 
 FORMATS = (("bib", "BibTeX"), ("ris", "RIS"), ("json", "CSL-JSON"))
 MEDIA_TYPES = {
@@ -58,6 +58,20 @@ _RIS_TYPES = {
 }
 
 
+# Every `_per_reference` function's entries (`let_go`).
+_MADE: list[dict[int, Any]] = []
+
+
+def let_go() -> None:
+    """Forget every entry made for the downloads, and the CSL items they were made from: for a
+    render worker that has made its downloads and goes on to pages, which need few of them (at
+    10,000 studies, about 30 MB in the worker that made the whole bibliography's files, left
+    for the pages it renders next to use)."""
+    for made in _MADE:
+        made.clear()
+    forget_csl_items()
+
+
 def _per_reference(function: Callable[[Reference], T]) -> Callable[[Reference], T]:
     """`function(reference)`, made once per reference object. A reference is in several
     downloads (its own page's, its lists', the whole bibliography's), each asking for its
@@ -66,6 +80,7 @@ def _per_reference(function: Callable[[Reference], T]) -> Callable[[Reference], 
     Kept by identity, with the reference itself, so an id is never reused while its entry is
     kept; a reference changed by an edit is a new object (references are frozen)."""
     made: dict[int, tuple[Reference, T]] = {}
+    _MADE.append(made)
 
     @wraps(function)
     def call(reference: Reference) -> T:

@@ -35,8 +35,9 @@ from .discovery import ListedPage, discovery_files, sections
 from .evidence import CERTAINTIES, DESIGNS, LEVELS, VERDICTS, caveats, level_of
 from .evidence_map import build_map, svg
 from .exports import export
+from .exports import let_go as let_go_of_download_entries
 from .findings import summarise
-from .forked import MIN_ITEMS, cores, forked_map
+from .forked import MIN_ITEMS, cores, forked_map, in_worker
 from .jsonld import condition_page, study_page
 from .output_tree import FileRecord, file_digest
 from .page_memo import Fingerprint, PageMemo, ReferenceReads
@@ -246,10 +247,18 @@ def render(
             return _Made(key, digest, False, sink.write(file.path, data))
         return _Made(key, digest, False, data)
 
+    pages_begun: list[bool] = []  # in this process (each forked worker has its own)
+
     def make_or_render(index: int) -> _Rendered | _Made:
         # The downloads first: the whole bibliography's take longest, and are then done while
         # the other worker renders pages, not left for one worker at the end.
-        return make_file(index) if index < len(downloads) else render_job(index - len(downloads))
+        if index < len(downloads):
+            return make_file(index)
+        if not pages_begun:
+            pages_begun.append(True)
+            if in_worker():  # its downloads are made: their entries are of no more use to it
+                let_go_of_download_entries()
+        return render_job(index - len(downloads))
 
     def render_jobs() -> None:
         """Make every download, then render every page, on every core."""
