@@ -156,9 +156,9 @@ class Memo:
         return self._used
 
     def forget(self, namespace: str) -> None:
-        """Let go of a namespace's results, saved already (BuildCache.save_early): at 10,000
-        studies every page's sentences are 48 MB even packed, held by the build and by every
-        render worker forked from it. A result asked for again is simply computed again."""
+        """Let go of a namespace's results, saved already (BuildCache.save_early), so that
+        neither the build nor the render workers forked from it hold them. A result asked for
+        again is simply computed again."""
         self._used.pop(namespace, None)
         self._known.pop(namespace, None)
 
