@@ -167,3 +167,45 @@ def test_download_entries_are_made_per_reference_object_by_value() -> None:
         b'@article{a2020,\n  author  = {M{\\"u}ller, Anna},\n  title   = {One {MRI} trial},\n'
         b"  journal = {J},\n  year    = {2020},\n}\n"
     )
+
+
+def test_a_spare_folder_that_is_not_trusted_is_linked_back_to_the_live_site(
+    project: Path,
+) -> None:
+    """Delete the site and the cache by hand, and the spare folder beside the site (hidden)
+    stays, with files of the same bytes as the new site's but no record. The next edit syncs
+    it without trusting it: the files it shares with the live site become links to them, not
+    copies of their own, whose status every later edit would read (writer._trusted_files)."""
+    site = project / "_site"
+
+    def build_it() -> None:
+        assert build(project, site, today=TODAY, cache=BuildCache.for_project(project)).ok
+
+    def edit(index: int) -> None:
+        path = project / "content" / "studies" / f"{study_slug(index)}.md"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("\n## ", f"\nEdit {index}.\n\n## ", 1), encoding="utf-8")
+        build_it()
+
+    def unshared() -> tuple[int, int]:
+        record = BuildCache.for_project(project).record
+        assert record is not None and record.spare is not None
+        live = {file.inode for file in record.live.files.values()}
+        spare = record.spare.files.values()
+        return sum(1 for file in spare if file.inode not in live), len(spare)
+
+    build_it()
+    edit(1)  # the first edit makes the spare folder, of links to the live site's files
+    edit(2)
+    copies, files = unshared()
+    assert copies < files / 10
+    shutil.rmtree(site)
+    shutil.rmtree(project / ".cache")
+    build_it()  # a new site; the spare folder of the old one is still there
+    edit(3)  # into that spare folder, which it cannot trust
+    edit(4)  # the folders swapped: the one synced in step 3 is the live site now
+    copies, files = unshared()
+    assert copies < files / 10
+    plain = project.parent / "plain"
+    assert build(project, plain, today=TODAY).ok
+    assert tree(site) == tree(plain)

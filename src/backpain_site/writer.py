@@ -830,7 +830,16 @@ class _Sync:
                 self.files[relative] = have
                 continue
             target = f"{self.folder}/{relative}"
-            if have is None and self.trusted is None and self._same_bytes(target, digest):
+            # A folder not trusted (a build stopped in it, say): a file the live site holds is
+            # linked from there, not kept for having the same bytes, which would leave it a
+            # copy of its own, whose status every later edit reads (the live site's files are
+            # checked through the live site); a link also costs less than reading the file.
+            if (
+                have is None
+                and self.trusted is None
+                and not isinstance(source, FileRecord)
+                and self._same_bytes(target, digest)
+            ):
                 self.files[relative] = record_of(target, digest)
                 continue
             self._place(relative, target, source)
