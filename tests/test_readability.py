@@ -15,8 +15,9 @@ from backpain_site.readability import (
     Sentence,
     grade,
     markdown_sentences,
-    page_sentences,
+    page_texts,
     scored_text,
+    sentences_from,
     sentences_of,
 )
 
@@ -99,7 +100,8 @@ def test_fast_grade_equals_textstat_on_tricky_text() -> None:
 def test_fast_grade_equals_textstat_on_every_real_page() -> None:
     site, _ = load_site(REPO, today=TODAY)
     assert site is not None
-    for url, _path, sentences in page_sentences(site):
+    for url, _path, parts in page_texts(site):
+        sentences = sentences_from(parts)
         assert grade(sentences) == textstat.flesch_kincaid_grade(scored_text(sentences)), url
 
 

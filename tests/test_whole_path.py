@@ -33,7 +33,7 @@ from backpain_site.load import load_site
 from backpain_site.output_tree import FileRecord, file_digest
 from backpain_site.page_memo import PageMemo
 from backpain_site.prefetch import grade_jobs, process_pool
-from backpain_site.readability import page_grades, page_sentences, page_texts, score_page
+from backpain_site.readability import page_grades, page_texts, score_page, sentences_from
 
 from conftest import REPO, tree
 
@@ -120,7 +120,7 @@ def test_a_grade_made_on_the_pool_is_the_grade(project: Path) -> None:
     with remembering(memo):
         grades = page_grades(site)
     assert memo.misses == misses and memo.hits > hits + len(jobs)
-    assert grades == [score_page(url, path, s) for url, path, s in page_sentences(site)]
+    assert grades == [score_page(u, p, sentences_from(parts)) for u, p, parts in page_texts(site)]
     assert grade_jobs(site, memo) == []
 
 

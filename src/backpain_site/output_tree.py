@@ -137,9 +137,8 @@ class _ColumnFiles(Mapping[str, FileRecord]):
         return self._made()[path]
 
     def digest_and_size(self, path: str) -> tuple[bytes, int] | None:
-        if self._files is not None:
-            found = self._files.get(path)
-            return (found.digest, found.size) if found is not None else None
+        if self._files is not None:  # made already (the writer walks them all)
+            return digest_and_size(self._files, path)
         if self._places is None:
             self._places = dict(zip(self._columns[0], range(len(self._columns[0])), strict=True))
         at = self._places.get(path)

@@ -504,12 +504,6 @@ def page_texts(site: Site) -> Iterator[tuple[str, str, list[TextPart]]]:
         yield urls.page(page.slug), page.source.path, parts
 
 
-def page_sentences(site: Site) -> Iterator[tuple[str, str, list[Sentence]]]:
-    """(url, file, sentences) of every patient-facing page, made one page at a time."""
-    for url, path, parts in page_texts(site):
-        yield url, path, sentences_from(parts)
-
-
 def page_grades(site: Site) -> list[PageGrade]:
     return [page_grade(url, path, parts) for url, path, parts in page_texts(site)]
 

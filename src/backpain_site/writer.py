@@ -830,10 +830,11 @@ class _Sync:
                 self.files[relative] = have
                 continue
             target = f"{self.folder}/{relative}"
-            # A folder not trusted (a build stopped in it, say): a file the live site holds is
-            # linked from there, not kept for having the same bytes, which would leave it a
-            # copy of its own, whose status every later edit reads (the live site's files are
-            # checked through the live site); a link also costs less than reading the file.
+            # A folder not trusted (a build stopped in it, or the spare folder left when the
+            # site and the cache were deleted by hand): a file the live site holds is linked
+            # from there, not kept for having the same bytes, which would leave it a copy of
+            # its own, whose status every later edit reads (the live site's files are checked
+            # through the live site); a link also costs less than reading the file.
             if (
                 have is None
                 and self.trusted is None
