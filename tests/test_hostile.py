@@ -27,6 +27,7 @@ import pytest
 from backpain_site.bibliography import load_bibliography
 from backpain_site.build import build
 from backpain_site.cli import main
+from backpain_site.load import is_base_url
 from backpain_site.problems import error
 
 from conftest import REPO, TODAY, write_project
@@ -234,3 +235,22 @@ def test_an_output_folder_that_would_replace_other_files_is_refused(
     assert main(["build", "--source", str(root), "--out", str(target)]) == 2
     assert capsys.readouterr().err == f"backpain-site: error: --out {target}: {message}\n"
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("base_url", "accepted"),
+    [
+        ("https://example.org/", True),
+        ("https://example.org/back-pain/", True),
+        ("http://localhost:8000/", True),
+        ("https://[example.org/", False),  # urlsplit raised on it: a traceback, not a problem
+        ("https://!!python/name:os.systemexample.org/", False),  # a host that is not one
+        ("https://example.org/a/../", False),
+        ("https://user@example.org/", False),
+        ("https://example.org/?q=1/", False),
+        ("https://example.org", False),
+        ("javascript:alert(1)//", False),
+    ],
+)
+def test_only_a_site_address_is_a_base_url(base_url: str, accepted: bool) -> None:
+    assert is_base_url(base_url) is accepted

@@ -149,12 +149,14 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
     before = len(errors_in(problems))
     validated = validate(mapping, SITE, shown, problems)
     base_url = validated.values.get("base_url") or ""
-    if base_url and not (base_url.startswith(("https://", "http://")) and base_url.endswith("/")):
+    if base_url and not is_base_url(base_url):
         problems.append(
             error(
                 shown,
                 validated.line_of("base_url"),
-                "'base_url' must start with https:// (or http://) and end with '/'",
+                "'base_url' must be the site's address, such as https://example.org/ or "
+                "https://example.org/back-pain/: https:// (or http://), a host name, and a path "
+                "of letters, digits, '-', '_', '.' and '~' that ends with '/'",
             )
         )
     language = validated.values.get("language") or ""
@@ -183,6 +185,20 @@ def _load_config(root: Path, problems: list[Problem]) -> SiteConfig | None:
     if len(errors_in(problems)) > before:
         return None
     return SiteConfig.from_validated(shown, validated)
+
+
+# A host name (labels of letters, digits and inner hyphens, a port allowed) and a plain path
+# (no '.' or '..' segment): a base URL is split into origin and path prefix for every link of
+# the site (urls.py), and anything else there either breaks that or reaches every page.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_BASE_URL = re.compile(
+    rf"https?://{_LABEL}(?:\.{_LABEL})*"
+    r"(?::[0-9]{1,5})?(?:/(?!\.\.?/)[A-Za-z0-9._~-]+)*/"
+)
+
+
+def is_base_url(text: str) -> bool:
+    return _BASE_URL.fullmatch(text) is not None
 
 
 def _content_files(folder: Path, root: Path, problems: list[Problem]) -> Iterable[Path]:
