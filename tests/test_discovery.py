@@ -4,6 +4,7 @@ fixture site, byte for byte; Pagefind's index written with the site, or the site
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from backpain_site.build import build
 from backpain_site.content import SiteConfig
-from backpain_site.discovery import ListedPage, feed, sections
+from backpain_site.discovery import ListedPage, feed, sections, xml_document
 from backpain_site.problems import error
 from backpain_site.urls import Urls
 
@@ -199,3 +200,46 @@ def test_the_search_page_groups_every_page_by_section_index_first() -> None:
         ("About this site", ["Home", "About"]),
         ("Other pages", ["Glossary"]),
     ]
+
+
+def _whole_tree(root: ET.Element, entries: list[ET.Element]) -> bytes:
+    """How the sitemap and feed were made before they were made entry by entry."""
+    root.extend(entries)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+@pytest.mark.parametrize("with_header", [False, True])
+def test_an_xml_document_made_entry_by_entry_is_the_whole_tree_byte_for_byte(
+    count: int, with_header: bool
+) -> None:
+    texts = [
+        "plain",
+        "A & B <c> \"d\" 'e'",
+        "Müller\u2019s\tline\r\nnext",
+        "lone \ud800 surrogate",
+        "",
+    ]
+
+    def root() -> ET.Element:
+        made = ET.Element("feed", {"xmlns": "urn:x", "xml:lang": "en"})
+        if with_header:
+            ET.SubElement(made, "title").text = texts[1]
+            author = ET.SubElement(made, "author")
+            ET.SubElement(author, "name").text = texts[2]
+            ET.SubElement(made, "link", {"rel": "self", "href": texts[1] + texts[2]})
+        return made
+
+    def entries() -> list[ET.Element]:
+        made = []
+        for number in range(count):
+            entry = ET.Element("entry")
+            ET.SubElement(entry, "title").text = texts[number % len(texts)]
+            ET.SubElement(entry, "category", {"term": texts[(number + 1) % len(texts)]})
+            if number % 2:
+                ET.SubElement(entry, "summary")  # empty: written short
+            made.append(entry)
+        return made
+
+    assert xml_document(root(), iter(entries())) == _whole_tree(root(), entries())

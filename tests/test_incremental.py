@@ -280,7 +280,9 @@ class Item:
 
 
 values = Fingerprints()
-shared = [Item(-n) for n in range(20)]  # seen by many pages, as a cited reference is
+# Seen by many pages, as a cited reference is, and holding an object of its own, as a
+# reference holds its authors' names (a leaf, holding none, is digested each time it is met).
+shared = [Item(-n, (Item(-n - 1000),)) for n in range(20)]
 
 
 def page(index):
@@ -334,6 +336,34 @@ def test_a_render_worker_keeps_few_stand_ins_and_the_same_digests() -> None:
         assert max(times for _, _, pid, times in found if pid == worker) <= 20
     assert [digest for digest, _, _, _ in here] == result["expected"]
     assert here[-1][1] > 20 + 50  # not a worker: every stand-in kept
+
+
+def test_a_leaf_is_digested_each_time_and_only_what_holds_objects_is_kept() -> None:
+    """A frozen dataclass holding no object that stands in (a reference's author name, a
+    study's review dates) is digested again wherever it is met, for nothing is kept of it;
+    what holds such objects is kept, with its digest. Either way, the digest is the same."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Name:
+        family: str
+
+    @dataclass(frozen=True)
+    class Cited:
+        key: str
+        names: tuple[Name, ...]
+
+    names = (Name("Smith"), Name("Jones"))
+    cited = Cited("smith2020", names)
+    values = Fingerprints()
+    first = values.of({"cited": cited, "names": names})
+    kept = {id(obj) for obj, _ in values._stand_ins.values()}
+    assert kept == {id(cited)}
+    assert values.of({"cited": cited, "names": names}) == first
+    assert Fingerprints().of({"cited": cited, "names": names}) == first
+    assert values.of({"cited": Cited("smith2020", (Name("Smith"), Name("Jonas")))}) != (
+        values.of({"cited": cited})
+    )
 
 
 def test_no_template_reads_a_raw_body() -> None:

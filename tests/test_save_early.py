@@ -6,17 +6,19 @@ uses what was saved."""
 
 from __future__ import annotations
 
+import gc
 import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backpain_site import render
+from backpain_site import forked, render
 from backpain_site.build import RENDERED_WITHOUT, build
 from backpain_site.cache import _ACTIVE as ACTIVE_MEMO
 from backpain_site.cache import CACHE_FOLDER, Memo, code_version, decode_shard
 from backpain_site.incremental import BuildCache
+from backpain_site.resolve import ResolvedBody
 from backpain_site.writer import machine_secret
 
 from conftest import TODAY, write_project
@@ -53,7 +55,11 @@ def test_what_rendering_never_reads_is_saved_before_it_and_let_go(
     real_save_early = BuildCache.save_early
 
     def watching(resolved: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append((set(active_memo().used()), [s.source.body for s in resolved.site.studies]))
+        studies = resolved.site.studies
+        if not any(s.source.body for s in studies):
+            # Nor is the front matter as read (its values are the study's own fields).
+            assert all(not (s.source.meta.values or s.source.meta.lines) for s in studies)
+        seen.append((set(active_memo().used()), [s.source.body for s in studies]))
         monkeypatch.setattr(Memo, "get", asking)
         try:
             return real_render(resolved, *args, **kwargs)
@@ -94,3 +100,33 @@ def test_what_rendering_never_reads_is_saved_before_it_and_let_go(
     assert build(root, root / "_site", today=TODAY, cache=BuildCache.for_project(root)).ok
     [memo] = memos
     assert 0 < memo.misses <= 4 and memo.hits > 10
+
+
+def test_what_only_rendering_read_is_let_go_before_the_writer_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the pages are rendered (and the fast edit path's snapshot taken), the converted
+    bodies go: the writer makes its records of every file in their room, not on top of them
+    (at 10,000 studies, the build's largest moment). Rendered by forked workers, as a site
+    of 200 pages or more is: rendering in its own process, the build keeps the digests of what
+    it rendered, with the objects, for the live preview's next build."""
+    monkeypatch.setattr(render, "MIN_ITEMS", 1)
+    monkeypatch.setattr(forked, "MIN_ITEMS", 1)
+    monkeypatch.setattr(render, "cores", lambda: 2)
+    root = write_project(tmp_path / "site")
+    bodies_while_writing: list[int] = []
+    real_write = BuildCache.write
+
+    def writing(self: BuildCache, *args: Any, **kwargs: Any) -> Any:
+        gc.collect()
+        bodies_while_writing.append(
+            sum(1 for obj in gc.get_objects() if isinstance(obj, ResolvedBody))
+        )
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(BuildCache, "write", writing)
+    for change in ("", "\nOne more line.\n"):  # a cold build, then a whole one after an edit
+        page = next((root / "content" / "pages").glob("*.md"))
+        page.write_text(page.read_text(encoding="utf-8") + change, encoding="utf-8")
+        assert build(root, root / "_site", today=TODAY, cache=BuildCache.for_project(root)).ok
+    assert bodies_while_writing == [0, 0]

@@ -85,3 +85,24 @@ def test_list_expected_and_mapping_expected() -> None:
         error("p.md", 10, "'follow_up' must be text, not a set of 'key: value' lines"),
         error("p.md", 15, "'limits' needs at least 1 item"),
     ]
+
+
+def test_files_share_the_schema_s_names_and_choices() -> None:
+    """Ten thousand studies name the same fields and choose from the same few values: each
+    file's front matter is keyed by the schema's own strings, and a choice is the schema's
+    string, not a copy per file (about 1 KB a study, held by a whole build from start to end)."""
+    documents = [split_document(PAGE_OK.encode(), f"p{n}.md")[0] for n in range(2)]
+    read = [validate(d.meta, PAGE, d.path, []) for d in documents if d is not None]
+    for one, other in zip(read[0].values, read[1].values, strict=True):
+        assert one is other
+    for one, other in zip(read[0].lines, read[1].lines, strict=True):
+        assert one is other
+    study = STUDY.field("design")
+    assert study is not None and study.choices
+    chosen = "".join(study.choices[0])  # the same text, another string
+    doc, _ = split_document(
+        PAGE_OK.replace("title: T", f"title: T\ndesign: {chosen}").encode(), "s.md"
+    )
+    assert doc is not None
+    values = validate(doc.meta, STUDY, "s.md", []).values
+    assert values["design"] is study.choices[0]

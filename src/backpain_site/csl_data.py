@@ -149,7 +149,8 @@ def _name(name: Name, protect: bool) -> dict[str, str]:
     return {k: text(v) for k, v in item.items() if v}
 
 
-def _date_parts(reference: Reference) -> list[int] | None:
+def date_parts(reference: Reference) -> list[int] | None:
+    """When `reference` was issued, as CSL's date parts: [year, month, day], as far as known."""
     date = _DATE.match(reference.get("date").strip())
     if date:
         return [int(part) for part in date.groups() if part]
@@ -237,7 +238,7 @@ def _csl_item(reference: Reference, protect: bool) -> dict[str, Any]:
     language = reference.get("language").strip().lower()
     if language:
         item["language"] = _LANGUAGES.get(language, language)
-    issued = _date_parts(reference)
+    issued = date_parts(reference)
     if issued:
         item["issued"] = {"date-parts": [issued]}
     accessed = _DATE.match(reference.get("urldate").strip())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -70,10 +70,28 @@ def sections(urls: Urls, pages: Iterable[ListedPage]) -> tuple[Section, ...]:
     )
 
 
-def _xml(root: ET.Element) -> bytes:
+_ENTRIES = "backpain-site-entries"  # stands where the entries go (no real tag is this)
+
+
+def xml_document(root: ET.Element, entries: Iterable[ET.Element] = ()) -> bytes:
+    """`root` with `entries` appended as its last children, serialised and indented as
+    ElementTree does a whole tree (`ET.indent`, then `ET.tostring` with the XML declaration),
+    byte for byte; but each entry is made, serialised and let go in turn. Built whole, the
+    trees of a 10,000-study site's feed and 20,000-page sitemap took about 20 MB at the end
+    of every whole build, when the build holds most."""
+    parts: list[str] = []
+    for entry in entries:
+        ET.indent(entry, level=1)  # as it would be, a child of the root
+        parts.append(ET.tostring(entry, encoding="unicode"))
+    if parts:
+        ET.SubElement(root, _ENTRIES)
     ET.indent(root)
-    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return text + b"\n"
+    text = ET.tostring(root, encoding="unicode")
+    if parts:
+        text = text.replace(f"<{_ENTRIES} />", "\n  ".join(parts), 1)
+    head = "<?xml version='1.0' encoding='utf-8'?>\n"
+    # As ET.tostring(encoding="utf-8") writes what UTF-8 cannot hold (a lone surrogate).
+    return (head + text + "\n").encode("utf-8", "xmlcharrefreplace")
 
 
 def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -84,13 +102,15 @@ def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) 
 
 
 def sitemap(urls: Urls, pages: Iterable[ListedPage]) -> bytes:
-    root = ET.Element("urlset", {"xmlns": SITEMAP_NS})
-    for page in sorted(pages, key=lambda p: p.url):
-        entry = _child(root, "url")
-        _child(entry, "loc", urls.absolute(page.url))
-        if page.last_reviewed is not None:
-            _child(entry, "lastmod", page.last_reviewed.isoformat())
-    return _xml(root)
+    def entries() -> Iterator[ET.Element]:
+        for page in sorted(pages, key=lambda p: p.url):
+            entry = ET.Element("url")
+            _child(entry, "loc", urls.absolute(page.url))
+            if page.last_reviewed is not None:
+                _child(entry, "lastmod", page.last_reviewed.isoformat())
+            yield entry
+
+    return xml_document(ET.Element("urlset", {"xmlns": SITEMAP_NS}), entries())
 
 
 def robots(urls: Urls) -> bytes:
@@ -118,16 +138,20 @@ def feed(config: SiteConfig, urls: Urls, studies: Sequence[Study]) -> bytes:
         _child(root, "updated", _timestamp(dt.date(1970, 1, 1)))
     author = _child(root, "author")
     _child(author, "name", config.publisher)
-    for study in ordered:
-        url = urls.absolute(urls.study(study.slug))
-        entry = _child(root, "entry")
-        _child(entry, "title", study.title)
-        _child(entry, "id", url)
-        _child(entry, "link", rel="alternate", type="text/html", href=url)
-        _child(entry, "updated", _timestamp(study.review.last_reviewed))
-        _child(entry, "category", term=study.design, label=DESIGNS[study.design].label)
-        _child(entry, "summary", f"{DESIGNS[study.design].label}. {study.key_finding}")
-    return _xml(root)
+
+    def entries() -> Iterator[ET.Element]:
+        for study in ordered:
+            url = urls.absolute(urls.study(study.slug))
+            entry = ET.Element("entry")
+            _child(entry, "title", study.title)
+            _child(entry, "id", url)
+            _child(entry, "link", rel="alternate", type="text/html", href=url)
+            _child(entry, "updated", _timestamp(study.review.last_reviewed))
+            _child(entry, "category", term=study.design, label=DESIGNS[study.design].label)
+            _child(entry, "summary", f"{DESIGNS[study.design].label}. {study.key_finding}")
+            yield entry
+
+    return xml_document(root, entries())
 
 
 def discovery_files(

@@ -26,7 +26,14 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .cache import CACHE_FOLDER, CacheFolder, Memo, code_version, digest
-from .output_tree import TreeCheck, TreeRecord, check_tree, file_digest
+from .output_tree import (
+    TreeCheck,
+    TreeRecord,
+    check_tree,
+    file_digest,
+    ready_for_lookups,
+    sharing_names,
+)
 from .problems import Problem
 from .search_index import INDEX_FOLDER
 from .writer import (
@@ -94,7 +101,8 @@ class BuildRecord:
     pages: Mapping[str, Fingerprint]  # page fingerprints (page_memo.py)
     live: TreeRecord
     spare: TreeRecord | None
-    summary: Summary
+    # None once a whole build has begun (`read_memo`): it reports what it finds itself.
+    summary: Summary | None
     snapshot: bytes = b""  # names the fast edit path's snapshot made with this record
 
 
@@ -240,6 +248,7 @@ class BuildCache:
         self._inputs = scan_inputs(self.root, previous, recorded_ns, self.listed)
         if (
             record is not None
+            and record.summary is not None
             and options.out_dir  # a check (no output folder) always does its work
             and record.options == options
             and _same_inputs(self._inputs, record.inputs)
@@ -256,6 +265,10 @@ class BuildCache:
             self.memo = self.disk.load()
             self.discarded = tuple(self.disk.discarded)
             self._memo_read = True
+            if self.record is not None:
+                # A whole build reports what it finds itself: the last build's summary (its
+                # grades, about 8 MB at 10,000 studies) would only be held to the end.
+                self.record = replace(self.record, summary=None)
         return self.memo
 
     def expected_pages(self) -> int | None:
@@ -281,6 +294,7 @@ class BuildCache:
             return PageMemo(global_key, {}, frozenset(), progress)
         self._live = check_tree(out_dir, record.live)
         intact = self._live.intact
+        ready_for_lookups(intact)  # before render forks its workers: they share it
         return PageMemo(global_key, record.pages, intact.keys(), progress, live=intact)
 
     def write(
@@ -324,16 +338,22 @@ class BuildCache:
         `snapshot`, edit_snapshot.take) after a successful write."""
         snapshot_id = os.urandom(16) if snapshot is not None else b""
         if updated is not None and pages is not None:
+            # One string per path for the whole record (`sharing_names`); the fast edits that
+            # follow keep the strings they read back, so they stay shared.
+            names: dict[str, str] = {}
+            live = sharing_names(updated.live, names)
+            spare = sharing_names(updated.spare, names) if updated.spare is not None else None
             self.record = BuildRecord(
                 options,
                 self._inputs,
                 self._started_ns,
-                dict(pages.fingerprints),
-                updated.live,
-                updated.spare,
-                summary,
+                {names.setdefault(path, path): f for path, f in pages.fingerprints.items()},
+                live,
+                spare,
+                replace(summary, paths=tuple(names.setdefault(p, p) for p in summary.paths)),
                 snapshot_id,
             )
+            del names
         if self.disk is not None:
             for path, data in self.disk.files_to_write(self.memo):
                 replace_file(path, data)

@@ -124,7 +124,8 @@ def _convert(node: Node, spec: Field, path: str, problems: list[Problem]) -> Any
                 )
             )
             return None
-        return node.text
+        # The schema's own string: one for every file that chose it, not one each.
+        return spec.choices[spec.choices.index(node.text)]
     if spec.kind is Kind.INTEGER:
         assert isinstance(node, Scalar)
         if node.tag != "tag:yaml.org,2002:int" or not re.fullmatch(r"[0-9_]+", node.text):
@@ -216,10 +217,13 @@ def validate(mapping: Mapping, schema: Schema, path: str, problems: list[Problem
                 )
             )
             continue
-        lines[key.text] = key.line
+        # Keyed by the schema's own name (equal to the key as written): one string for every
+        # file, where each file's own keys were about 1 KB a study, kept for the whole build.
+        name = spec.name
+        lines[name] = key.line
         if isinstance(node, Sequence):
-            item_lines[key.text] = tuple(item.line for item in node.items)
-        values[key.text] = _convert(node, spec, path, problems)
+            item_lines[name] = tuple(item.line for item in node.items)
+        values[name] = _convert(node, spec, path, problems)
     for spec in schema.fields:
         if spec.name in lines:
             continue
