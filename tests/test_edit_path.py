@@ -93,6 +93,11 @@ LOCAL_EDITS: list[tuple[str, Callable[[str], str]]] = [
     ("a new heading", add_text("### A new part\n\nIt is short.")),
     ("a link to another study", add_text(f"See [this one](/studies/{study_slug(9)}/).")),
     ("text joined to a paragraph", lambda t: t.replace(SECTION, SECTION + "Also: ", 1)),
+    # The same front matter, its lines in another order: no page shows where a value was written.
+    (
+        "two front matter lines swapped",
+        lambda t: re.sub(r"(certainty: .*\n)(status: .*\n)", r"\2\1", t),
+    ),
 ]
 
 

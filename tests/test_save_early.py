@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from backpain_site import forked, render
+from backpain_site import render
 from backpain_site.build import RENDERED_WITHOUT, build
 from backpain_site.cache import _ACTIVE as ACTIVE_MEMO
 from backpain_site.cache import CACHE_FOLDER, Memo, code_version, decode_shard
@@ -107,12 +107,8 @@ def test_what_only_rendering_read_is_let_go_before_the_writer_runs(
 ) -> None:
     """Once the pages are rendered (and the fast edit path's snapshot taken), the converted
     bodies go: the writer makes its records of every file in their room, not on top of them
-    (at 10,000 studies, the build's largest moment). Rendered by forked workers, as a site
-    of 200 pages or more is: rendering in its own process, the build keeps the digests of what
-    it rendered, with the objects, for the live preview's next build."""
-    monkeypatch.setattr(render, "MIN_ITEMS", 1)
-    monkeypatch.setattr(forked, "MIN_ITEMS", 1)
-    monkeypatch.setattr(render, "cores", lambda: 2)
+    (at 10,000 studies, the build's largest moment). This site is small enough to be rendered
+    in the build's own process, whose page memo keeps what it digested until it lets go."""
     root = write_project(tmp_path / "site")
     bodies_while_writing: list[int] = []
     real_write = BuildCache.write

@@ -208,6 +208,8 @@ def build(
     # about 33 MB at 10,000 studies, the backlinks): the writer then makes its records of
     # 60,000 files in that room, not on top of it.
     resolved = None
+    if pages is not None and cache is not None and cache.disk is not None:
+        pages.let_go_of_values()  # no later build in this process carries them over
     if clean and out_dir is not None and (outputs or pages is not None):
         progress.stage("writing")
         give_back_memory()

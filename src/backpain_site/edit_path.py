@@ -8,8 +8,9 @@ last build wrote it, the search index made again for their shard), or None: then
 not one the fast path can prove local, and the whole build does the work.
 
 An edit is local when every changed input is the Markdown file of a study the last build
-rendered, the file parses with no problem, everything but its text is as before (front matter,
-line numbers), its text cites the same sources in the same order the same number of times (so
+rendered, the file parses with no problem, everything but its text is as before (every front
+matter value, and the line the text starts on; no page shows where in the front matter a value
+was written), its text cites the same sources in the same order the same number of times (so
 every number, anchor, reference page, "cited by" list and the bibliography's order stay as they
 are), its links all lead somewhere, and its reading grade is within the target. Those are the
 only ways a study's text reaches another page or a whole-site check (render gives other pages

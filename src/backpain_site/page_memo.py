@@ -352,6 +352,14 @@ class PageMemo:
         """The digests this memo made, for a later build in this process (serve)."""
         return self._values
 
+    def let_go_of_values(self) -> None:
+        """Forget the digests of values, and the values they keep alive (a page's converted
+        body among them), once every page is checked: for a build whose next build runs in
+        another process, before it writes. Pages rendered here, not by forked workers (a site
+        of fewer than 200 pages), would otherwise keep them to the end of the build."""
+        self._values = Fingerprints()
+        self._read_digests = {}
+
     def check(
         self,
         path: PurePosixPath,
