@@ -118,7 +118,7 @@ class _ColumnFiles(Mapping[str, FileRecord]):
     def __init__(self, columns: _Columns) -> None:
         self._columns = columns
         self._files: dict[str, FileRecord] | None = None
-        self._places: dict[str, int] | None = None  # path -> its row (`digest_and_size`)
+        self._places: dict[str, int] | None = None  # path -> its row (`index`)
 
     def columns(self) -> _Columns:
         return self._columns
@@ -157,14 +157,6 @@ class _ColumnFiles(Mapping[str, FileRecord]):
             raise KeyError(path)
         return self.row(at)
 
-    def digest_and_size(self, path: str) -> tuple[bytes, int] | None:
-        if self._files is not None:  # made already (the writer walks them all)
-            return digest_and_size(self._files, path)
-        at = self._place(path)
-        if at is None:
-            return None
-        return self._columns[1][at * DIGEST_SIZE : (at + 1) * DIGEST_SIZE], self._columns[2][at]
-
     def __iter__(self) -> Iterator[str]:
         return iter(self._columns[0])
 
@@ -180,8 +172,9 @@ class _ColumnFiles(Mapping[str, FileRecord]):
     def values(self) -> ValuesView[FileRecord]:
         return self._made().values()
 
-    # Looked up one path at a time (a render worker asks whether each of its pages is intact)
-    # without making every record: made in each worker, they were about 20 MB a worker.
+    # Looked up one path at a time (a render worker asks whether each of its pages is intact,
+    # and for the digest and size of those it renders again) without making every record:
+    # made in each worker, they were about 20 MB a worker at 10,000 studies.
     def get(self, path: str, default: Any = None) -> Any:
         if self._files is not None:
             return self._files.get(path, default)
@@ -317,16 +310,6 @@ def inodes_of(record: TreeRecord) -> set[int]:
     if isinstance(record.files, _ColumnFiles):
         return set(record.files.columns()[4])
     return {r.inode for r in record.files.values()}
-
-
-def digest_and_size(files: Mapping[str, FileRecord], path: str) -> tuple[bytes, int] | None:
-    """The digest and size `files` record for `path` (None: no such file), read from a record's
-    columns when it was read back, without making its 50,000 records (at 10,000 studies each
-    render worker asked for a few and made them all, about 16 MB a worker)."""
-    if isinstance(files, _ColumnFiles):
-        return files.digest_and_size(path)
-    found = files.get(path)
-    return (found.digest, found.size) if found is not None else None
 
 
 def sharing_names(record: TreeRecord, names: dict[str, str]) -> TreeRecord:

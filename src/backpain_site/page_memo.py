@@ -39,7 +39,7 @@ from typing import Any
 
 from .content import Source
 from .forked import in_worker
-from .output_tree import FileRecord, digest_and_size, file_digest
+from .output_tree import FileRecord, file_digest
 
 # The references a page read while it rendered: the keys it looked up, sorted, or None when it
 # went through them all (listed or counted them).
@@ -414,8 +414,8 @@ class PageMemo:
         unchanged one, so pages rendered again into the same bytes (a changed reference whose
         change a page does not show) are neither sent back from the workers nor held until the
         writer compares them."""
-        found = digest_and_size(self._live, str(path)) if self._live is not None else None
-        return found is not None and found[1] == len(data) and found[0] == file_digest(data)
+        found = self._live.get(str(path)) if self._live is not None else None
+        return found is not None and found.size == len(data) and found.digest == file_digest(data)
 
     @property
     def compares_files(self) -> bool:
@@ -425,8 +425,8 @@ class PageMemo:
     def has_file(self, path: PurePosixPath, digest: bytes) -> bool:
         """True when the live file at `path` (intact as the last build wrote it) has bytes of
         this `digest` (output_tree.file_digest): render keeps such a download unmade."""
-        found = digest_and_size(self._live, str(path)) if self._live is not None else None
-        return found is not None and found[0] == digest
+        found = self._live.get(str(path)) if self._live is not None else None
+        return found is not None and found.digest == digest
 
     def note(self, path: PurePosixPath, found: Fingerprint | None, keep: bool) -> None:
         """Record the fingerprint of `path` (the last one, from `check`, when the page was kept)

@@ -247,15 +247,16 @@ def render(
             return _Made(key, digest, False, sink.write(file.path, data))
         return _Made(key, digest, False, data)
 
-    pages_begun: list[bool] = []  # in this process (each forked worker has its own)
+    pages_begun = False  # in this process (each forked worker has its own)
 
     def make_or_render(index: int) -> _Rendered | _Made:
+        nonlocal pages_begun
         # The downloads first: the whole bibliography's take longest, and are then done while
         # the other worker renders pages, not left for one worker at the end.
         if index < len(downloads):
             return make_file(index)
         if not pages_begun:
-            pages_begun.append(True)
+            pages_begun = True
             if in_worker():  # its downloads are made: their entries are of no more use to it
                 let_go_of_download_entries()
         return render_job(index - len(downloads))
