@@ -86,6 +86,25 @@ def test_entry_points_agree(project: Callable[..., Path]) -> None:
         assert done.returncode == 0, done.stderr
         assert (made.pages, len(made.outputs)) == (14, 43)
         assert done.stdout.startswith(f"wrote {made.pages} pages ({len(made.outputs)} files) to ")
+        # The command ends without tearing Python down (cli.run): its report is still whole.
+        assert done.stdout.splitlines()[-1].startswith("reading grade (Flesch-Kincaid) of ")
+
+
+def test_the_command_reports_whole_and_exits_with_the_build_code(
+    project: Callable[..., Path],
+) -> None:
+    root = project()
+    study = next((root / "content" / "studies").glob("*.md"))
+    study.write_text(study.read_text(encoding="utf-8") + "\nSee [@no-such-key].\n", "utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "backpain_site", "build", "--source", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "no-such-key" in done.stderr
+    assert done.stderr.rstrip().endswith("the previous site is unchanged")
 
 
 def test_a_reader_that_stops_early_gets_no_traceback() -> None:

@@ -19,10 +19,9 @@ from citeproc import model
 
 from backpain_site import csl_fixes
 from backpain_site.bibliography import (
-    _LATEX,
-    _LATEX_CONTEXT,
     MAX_ENTRY_CHARS,
     MAX_FIELD_CHARS,
+    _latex,
     _plain_latex,
     load_bibliography,
 )
@@ -41,7 +40,8 @@ from generate import generate
 
 
 def _pylatexenc(text: str) -> str:
-    decoded: str = _LATEX.latex_to_text(text, latex_context=_LATEX_CONTEXT)
+    decoder, context = _latex()
+    decoded: str = decoder.latex_to_text(text, latex_context=context)
     return decoded
 
 
@@ -202,8 +202,8 @@ def test_remembered_style_look_ups_format_as_citeproc(
     text = (REPO / "content" / "references.bib").read_text(encoding="utf-8")
     text += (REPO / "tests" / "data" / "csl_entries.bib").read_text(encoding="utf-8")
     references, _ = load_bibliography(text, "references.bib")
-    assert model.CitationStylesElement.xpath_search is csl_fixes._xpath_search
     remembered = format_references(references, style)
+    assert model.CitationStylesElement.xpath_search is csl_fixes._xpath_search
     monkeypatch.setattr(
         model.CitationStylesElement, "xpath_search", csl_fixes._original_xpath_search
     )

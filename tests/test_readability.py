@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import textstat
 
+from backpain_site import readability
 from backpain_site.build import build
 from backpain_site.cli import main
 from backpain_site.load import load_site
@@ -95,6 +98,23 @@ def test_fast_grade_equals_textstat_on_tricky_text() -> None:
     for sentence in sentences:
         assert grade([sentence]) == textstat.flesch_kincaid_grade(scored_text([sentence]))
         assert sentence.words == textstat.lexicon_count(sentence.text), sentence
+
+
+def test_an_adopted_hyphenator_counts_as_the_loaded_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fast edit adopts the dictionary its snapshot kept, unpickled, instead of loading it.
+    sentences = [s for t in TRICKY for s in sentences_of(t, "p.md", 1)]
+    kept = pickle.dumps(readability.hyphenator())
+    monkeypatch.setattr(readability, "_loaded_hyphenator", [])
+    readability._token.cache_clear()
+    readability.adopt_hyphenator(pickle.loads(kept))
+    try:
+        assert readability.hyphenator() is readability._loaded_hyphenator[0]
+        assert readability.hyphenator() is not None
+        assert grade(sentences) == textstat.flesch_kincaid_grade(scored_text(sentences))
+        for sentence in sentences:
+            assert grade([sentence]) == textstat.flesch_kincaid_grade(scored_text([sentence]))
+    finally:
+        readability._token.cache_clear()  # counted with the adopted copy: not for later tests
 
 
 def test_fast_grade_equals_textstat_on_every_real_page() -> None:

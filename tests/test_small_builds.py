@@ -13,12 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import textstat  # a dependency of the package: the comparison always runs
 
 from backpain_site import cli, new
 from backpain_site.build import build
 from backpain_site.cache import PACK_FORMAT, PackReader, joined, pack_parts
-from backpain_site.incremental import RECORD, BuildCache, BuildRecord
+from backpain_site.incremental import BuildCache, BuildRecord
 from backpain_site.output_tree import (
     FileRecord,
     TreeRecord,
@@ -196,9 +197,7 @@ def test_after_fast_edits_the_record_describes_both_folders_exactly(
     for number, index in enumerate((2, 5, 2, 7)):
         _edit(root, index, f"A short new sentence, number {number}.")
         assert _cached(root)
-        disk = BuildCache.for_project(root).disk
-        assert disk is not None
-        record = disk.read_record(RECORD)
+        record = BuildCache.for_project(root).record
         assert isinstance(record, BuildRecord) and record.spare is not None
         for folder, recorded in (
             (root / "_site", record.live),
@@ -209,6 +208,39 @@ def test_after_fast_edits_the_record_describes_both_folders_exactly(
             assert dict(recorded.folders) == folders
             stat = os.stat(folder)
             assert (recorded.device, recorded.inode) == (stat.st_dev, stat.st_ino)
+
+
+def test_a_fast_edit_renames_the_live_tree_file_and_an_unmatched_set_is_no_record(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(generated, root)
+    folder = root / ".cache" / "backpain_site"
+    assert not _cached(root)
+    _edit(root, 2, "A first new sentence.")
+    assert _cached(root)
+    live_before = (folder / "live.record").read_bytes()
+    head_before = (folder / "build.record").read_bytes()
+    _edit(root, 5, "A second new sentence.")
+    assert _cached(root)
+    # The last live tree is the spare one now: its file renamed, not written again.
+    assert (folder / "spare.record").read_bytes() == live_before
+    # A fast edit whose Pagefind fails leaves the record as it was, and no scratch file.
+    live_now = (folder / "live.record").read_bytes()
+    head_now = (folder / "build.record").read_bytes()
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", "/bin/false")
+    _edit(root, 7, "A third new sentence.")
+    failed = build(root, root / "_site", today=TODAY, cache=BuildCache.for_project(root))
+    assert not failed.ok and failed.fast_edit
+    assert (folder / "live.record").read_bytes() == live_now
+    assert (folder / "build.record").read_bytes() == head_now
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH")
+    # Files of two different records (a build killed between writing them) are no record.
+    (folder / "build.record").write_bytes(head_before)
+    assert BuildCache.for_project(root).record is None
+    assert not _cached(root)  # the whole build does the work, and writes a record again
+    assert BuildCache.for_project(root).record is not None
 
 
 def test_a_build_with_nothing_to_do_imports_no_stage(generated: Path, tmp_path: Path) -> None:
@@ -240,9 +272,7 @@ def test_the_summary_reads_back_as_it_was(generated: Path, tmp_path: Path) -> No
     root = tmp_path / "project"
     shutil.copytree(generated, root)
     assert not _cached(root)
-    disk = BuildCache.for_project(root).disk
-    assert disk is not None
-    record = disk.read_record(RECORD)
+    record = BuildCache.for_project(root).record
     assert isinstance(record, BuildRecord)
     summary = record.summary
     assert len(summary.reading_grades) == STUDIES + 9

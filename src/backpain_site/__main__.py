@@ -1,7 +1,5 @@
 """`python -m backpain_site`: the same as the `backpain-site` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

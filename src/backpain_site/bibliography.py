@@ -11,18 +11,16 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-
-import bibtexparser
-from bibtexparser.exceptions import BlockAbortedException
-from bibtexparser.middlewares.names import (
-    parse_single_name_into_parts,
-    split_multiple_persons_names,
-)
-from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, ImplicitComment
-from pylatexenc.latex2text import LatexNodes2Text
-from pylatexenc.latexwalker import get_default_latex_context_db
+from typing import TYPE_CHECKING, Any
 
 from .problems import Problem, did_you_mean, error, warning
+
+if TYPE_CHECKING:
+    from bibtexparser.model import ImplicitComment
+
+# bibtexparser and pylatexenc are imported where they are used: a fast edit (edit_path.py)
+# reads references from its snapshot and parses none, and importing them (with the LaTeX
+# database pylatexenc builds) took about 20 ms of it.
 
 ENTRY_TYPES = frozenset(
     {
@@ -107,9 +105,20 @@ _FORMATS = {
 }
 # A key must be citable as `[@key]` (citations.CITATION) and end in a letter or digit.
 _KEY = re.compile(r"^[\w:.+/-]*[^\W_]$")
-_LATEX = LatexNodes2Text(math_mode="verbatim", keep_comments=False)
-# pylatexenc builds this database on every call unless given one; parsing only reads it.
-_LATEX_CONTEXT = get_default_latex_context_db()
+
+
+@lru_cache(maxsize=1)
+def _latex() -> tuple[Any, Any]:
+    """pylatexenc's decoder and the database it parses with: pylatexenc builds the database
+    on every call unless given one, and parsing only reads it."""
+    from pylatexenc.latex2text import LatexNodes2Text
+    from pylatexenc.latexwalker import get_default_latex_context_db
+
+    return LatexNodes2Text(math_mode="verbatim", keep_comments=False), (
+        get_default_latex_context_db()
+    )
+
+
 # Text without any of these has nothing for LaTeX decoding to change (dashes and quotes too).
 _LATEX_MARKUP = re.compile(r"[\\{}$~%&#^_`]|--|''")
 _MAX_BRACE_DEPTH = 20  # pylatexenc recurses once per level; real titles need two or three
@@ -193,7 +202,8 @@ def _decode_latex(text: str) -> str:
 @lru_cache(maxsize=4096)  # names and journals recur across entries; each costs ~0.3 ms
 def _pylatexenc(text: str) -> str:
     try:
-        decoded: str = _LATEX.latex_to_text(text, latex_context=_LATEX_CONTEXT)
+        decoder, context = _latex()
+        decoded: str = decoder.latex_to_text(text, latex_context=context)
     except RecursionError as exc:
         raise LatexTooDeep(text[:40]) from exc
     return decoded
@@ -310,6 +320,11 @@ def _trim(runs: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
 
 
 def parse_names(value: str) -> tuple[Name, ...]:
+    from bibtexparser.middlewares.names import (
+        parse_single_name_into_parts,
+        split_multiple_persons_names,
+    )
+
     names = []
     for person in split_multiple_persons_names(value):
         person = person.strip()
@@ -339,6 +354,10 @@ def _balanced_inner(text: str) -> bool:
 
 
 def load_bibliography(text: str, path: str) -> tuple[list[Reference], list[Problem]]:
+    import bibtexparser
+    from bibtexparser.exceptions import BlockAbortedException
+    from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock, ImplicitComment
+
     problems: list[Problem] = []
     library = bibtexparser.parse_string(text)  # type: ignore[attr-defined]
     for block in library.failed_blocks:
@@ -574,6 +593,8 @@ _ABORT_REASONS = (
 
 def _why_unreadable(exc: Exception | None, text: str) -> str:
     """bibtexparser's reason for dropping an entry, in an editor's words."""
+    from bibtexparser.exceptions import BlockAbortedException
+
     if not isinstance(exc, BlockAbortedException):
         return _first_line(str(exc or ""))
     # bibtexparser counts from a newline it puts before the text.

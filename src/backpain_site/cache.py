@@ -566,9 +566,13 @@ class CacheFolder:
             path = self.folder / f"{name[0]}-{name[1]:02d}{_SUFFIX}"
             yield path, encode_shard(self.version, entries, self.secret)
 
+    def record_path(self, name: str) -> Path:
+        """Where the record `name` is kept."""
+        return self.folder / f"{name}.record"
+
     def read_record(self, name: str) -> Any:
         """One whole-file record (e.g. the last build's summary), or None if absent or bad."""
-        path = self.folder / f"{name}.record"
+        path = self.record_path(name)
         try:
             data = path.read_bytes()
         except OSError:
@@ -593,14 +597,10 @@ class CacheFolder:
 
     def record_parts(self, name: str, record: object) -> tuple[Path, Parts]:
         """`record_file`, in parts (`shard_parts`): for a whole build, which holds most."""
-        return self.folder / f"{name}.record", shard_parts(
-            self.version, {b"record": record}, self.secret
-        )
+        return self.record_path(name), shard_parts(self.version, {b"record": record}, self.secret)
 
     def record_file(self, name: str, record: object) -> tuple[Path, bytes]:
-        return self.folder / f"{name}.record", encode_shard(
-            self.version, {b"record": record}, self.secret
-        )
+        return self.record_path(name), encode_shard(self.version, {b"record": record}, self.secret)
 
 
 def _shard_name(file_name: str) -> tuple[str, int] | None:

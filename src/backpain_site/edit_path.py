@@ -35,7 +35,14 @@ from .incremental import BuildCache, Options, Summary
 from .load import reload_study
 from .markdown_body import MarkdownConverter
 from .problems import Problem, error
-from .readability import PLAIN, PageGrade, page_grade, readability_problems, study_texts
+from .readability import (
+    PLAIN,
+    PageGrade,
+    adopt_hyphenator,
+    page_grade,
+    readability_problems,
+    study_texts,
+)
 from .render import environment, page_common, page_values, study_values
 from .resolve import ResolvedBody, check_links
 from .urls import Urls
@@ -68,6 +75,8 @@ def edit_build(
     if snapshot is None or base is None:
         return None
     root = root.resolve()
+    if (loaded := snapshot.hyphenator()) is not None:
+        adopt_hyphenator(loaded)  # what grading the page would otherwise load (see HYPHENATOR)
     compiled = snapshot.templates()
     env = cache.environment(base.templates_dir, lambda where: environment(where, compiled))
     outputs: dict[PurePosixPath, bytes] = {}
@@ -89,16 +98,15 @@ def edit_build(
     files_changed: int | None = None  # in the live site
     if out_dir is not None:
         try:
-            updated = cache.write_edit(outputs, out_dir)
+            updated = cache.write_edit(outputs, out_dir, summary)
         except SearchIndexError as exc:
             # The staged folder is discarded, so the previous site stays as it was.
             return outputs, summary, [*problems, error("pagefind", 0, str(exc))], None
         if updated is None:
             return None
         files_changed = updated.changed
-        cache.finish_edit(updated, summary, outputs)
     else:
-        cache.finish_edit(None, summary, outputs)
+        cache.finish_edit(summary, outputs)
     return outputs, summary, problems, files_changed
 
 

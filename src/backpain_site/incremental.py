@@ -37,10 +37,12 @@ from .output_tree import (
 from .problems import Problem
 from .search_index import INDEX_FOLDER
 from .writer import (
+    PendingFile,
     SpillFolder,
     StagedSite,
     Updated,
     machine_secret,
+    rename_file,
     replace_file,
     replace_file_in_parts,
     start_search_index,
@@ -58,6 +60,8 @@ INPUT_FOLDERS = ("content", "templates", "static")
 RACY_NS = 2_000_000_000
 HASHED_BYTES = 64_000_000  # bigger inputs are known by size, time and inode alone
 RECORD = "build"
+# The record's two folder trees, each in a file of its own (see `_RecordHead`).
+LIVE, SPARE = "live", "spare"
 SNAPSHOT = "edit"
 _SNAPSHOT_ID = "id"
 
@@ -104,6 +108,71 @@ class BuildRecord:
     # None once a whole build has begun (`read_memo`): it reports what it finds itself.
     summary: Summary | None
     snapshot: bytes = b""  # names the fast edit path's snapshot made with this record
+
+
+@dataclass(frozen=True)
+class _RecordHead:
+    """A `BuildRecord` as `build.record` holds it: without its two folder trees, which are
+    in files of their own (`live.record`, `spare.record`), named here by the ids they hold.
+
+    Why apart: a fast edit writes the record again while the editor waits (about 18 MB at
+    10,000 studies). Split, it writes this part while Pagefind works (the build has nothing
+    else to do then), and after Pagefind only the new live tree: the new spare tree is the
+    last live one, whose file is renamed, not written again. A record whose files do not
+    all name each other (a build killed between two of them) is no record: the next build
+    does the whole work."""
+
+    options: Options
+    inputs: Mapping[str, InputRecord]
+    recorded_ns: int
+    pages: Mapping[str, Fingerprint]
+    summary: Summary | None
+    snapshot: bytes
+    live: bytes  # the id in `live.record`
+    spare: bytes  # the id in `spare.record` (b"": no spare tree)
+
+
+@dataclass(frozen=True)
+class _TreeFile:
+    id: bytes
+    tree: TreeRecord
+
+
+def _read_record(disk: CacheFolder) -> tuple[BuildRecord | None, bytes]:
+    """The last build's record from its three files, or None (absent, damaged or unmatched),
+    and the id of its live tree's file."""
+    head = disk.read_record(RECORD)
+    if not isinstance(head, _RecordHead):
+        return None, b""
+    live = disk.read_record(LIVE)
+    if not isinstance(live, _TreeFile) or live.id != head.live:
+        return None, b""
+    spare = disk.read_record(SPARE) if head.spare else None
+    if head.spare and (not isinstance(spare, _TreeFile) or spare.id != head.spare):
+        return None, b""
+    return BuildRecord(
+        head.options,
+        head.inputs,
+        head.recorded_ns,
+        head.pages,
+        live.tree,
+        spare.tree if spare is not None else None,
+        head.summary,
+        head.snapshot,
+    ), live.id
+
+
+def _head_of(record: BuildRecord, live: bytes, spare: bytes) -> _RecordHead:
+    return _RecordHead(
+        record.options,
+        record.inputs,
+        record.recorded_ns,
+        record.pages,
+        record.summary,
+        record.snapshot,
+        live,
+        spare,
+    )
 
 
 def _input_files(folder: str, relative: str, into: list[tuple[str, str]]) -> None:
@@ -215,6 +284,7 @@ class BuildCache:
     _snapshot: dict[str, Any] | None = None
     _summary: Summary | None = None
     _memo_read: bool = False
+    _live_id: bytes = b""  # the id in the record's live tree file (see `_RecordHead`)
     # The live preview's own listing of the inputs, made just before it asks for a build.
     listed: Mapping[str, tuple[int, int, int]] | None = None
     # The fast edit path's Jinja environment, kept while the templates stay the same (the live
@@ -227,8 +297,8 @@ class BuildCache:
         disk = CacheFolder(
             folder if folder is not None else root / CACHE_FOLDER, code_version(), machine_secret()
         )
-        record = disk.read_record(RECORD)
-        return cls(root, disk, record if isinstance(record, BuildRecord) else None)
+        record, live_id = _read_record(disk)
+        return cls(root, disk, record, _live_id=live_id)
 
     @classmethod
     def in_memory(cls, root: Path) -> BuildCache:
@@ -361,12 +431,22 @@ class BuildCache:
                 if snapshot is not None:
                     entries = {**snapshot, _SNAPSHOT_ID: snapshot_id}
                     replace_file_in_parts(*self.disk.pack_file(SNAPSHOT, entries))
-                replace_file_in_parts(*self.disk.record_parts(RECORD, self.record))
+                self._write_record(self.disk, self.record)
         # The next build in this process (the live preview) starts from what this one used.
         self.memo = self.memo.next_build()
         if self.disk is not None:
             self.disk = CacheFolder(self.disk.folder, self.disk.version, self.disk.secret)
             self._memo_read = False  # the next build reads what this one saved
+
+    def _write_record(self, disk: CacheFolder, record: BuildRecord) -> None:
+        """Write the record's three files (`_RecordHead`), each with a new id."""
+        live, spare = os.urandom(16), os.urandom(16)
+        self._live_id = live
+        replace_file_in_parts(*disk.record_parts(LIVE, _TreeFile(live, record.live)))
+        if record.spare is not None:
+            replace_file_in_parts(*disk.record_parts(SPARE, _TreeFile(spare, record.spare)))
+        head = _head_of(record, live, spare if record.spare is not None else b"")
+        replace_file_in_parts(*disk.record_parts(RECORD, head))
 
     def save_early(self, *namespaces: str) -> bool:
         """Save namespaces of the memo now, when the build is done with them, and let them go
@@ -487,12 +567,33 @@ class BuildCache:
             if name not in now or name not in before or now[name].digest != before[name].digest
         )
 
-    def write_edit(self, outputs: Mapping[PurePosixPath, bytes], out_dir: Path) -> Updated | None:
+    def write_edit(
+        self, outputs: Mapping[PurePosixPath, bytes], out_dir: Path, summary: Summary
+    ) -> Updated | None:
         """Write the pages of a fast edit beside every other file of the live site, which must
-        be exactly as recorded (None otherwise: the whole build then does the work)."""
+        be exactly as recorded (None otherwise: the whole build then does the work), and
+        remember the edit (`finish_edit`), with `summary` its build's."""
         record = self.record
-        if record is None or record.options.out_dir != str(out_dir.absolute()):
+        disk = self.disk
+        if record is None or disk is None or record.options.out_dir != str(out_dir.absolute()):
             return None
+        head: PendingFile | None = None
+        live_id = os.urandom(16)
+        edited = replace(
+            record,
+            inputs=self._inputs,
+            recorded_ns=self._started_ns,
+            pages=_without(record.pages, {str(path) for path in outputs}),
+            summary=summary,
+        )
+
+        def write_head() -> None:
+            # While Pagefind works: all of the record but the new live tree, which is the
+            # folder being made; its spare tree is the live one as recorded (see below).
+            nonlocal head
+            new_head = _head_of(edited, live_id, self._live_id)
+            head = PendingFile(*disk.record_file(RECORD, new_head))
+
         # Pagefind starts on the edited pages' shard now, and runs while the folder is checked
         # and the pages written (on a quiet machine about 0.2 s sooner done at 10,000 studies).
         search = start_search_index(outputs, out_dir, record.live)
@@ -507,7 +608,7 @@ class BuildCache:
                 for path, found in live.intact.items()
                 if path not in changed and not path.startswith(INDEX_FOLDER + "/")
             }
-            return update_site(
+            updated = update_site(
                 outputs,
                 kept,
                 out_dir,
@@ -516,36 +617,41 @@ class BuildCache:
                 intact=live.intact,
                 search_index=True,
                 started=search,
+                meanwhile=write_head,
             )
         except BaseException:
             search.cancel()
+            if head is not None:
+                head.discard()
             raise
+        self.record = replace(edited, live=updated.live, spare=updated.spare)
+        if head is None or updated.spare is not record.live:
+            self._write_record(disk, self.record)  # not as planned: written whole
+            if head is not None:
+                head.discard()
+            return updated
+        # The last live tree is the new spare one: its file is renamed, not written again.
+        rename_file(disk.record_path(LIVE), disk.record_path(SPARE))
+        replace_file(*disk.record_file(LIVE, _TreeFile(live_id, updated.live)))
+        head.publish()
+        self._live_id = live_id
+        return updated
 
-    def finish_edit(
-        self, updated: Updated | None, summary: Summary, pages: Collection[PurePosixPath]
-    ) -> None:
-        """Remember a fast edit: the new inputs, the new summary, and that `pages` were made
-        without a fingerprint (the next whole build renders them again). The snapshot stays:
-        an edit it allowed changed nothing it holds."""
-        stale = {str(path) for path in pages}
-        if self.disk is None:
-            if self._served is not None:
-                fingerprints = {k: v for k, v in self._served[2].items() if k not in stale}
-                self._served = (self._inputs, self._started_ns, fingerprints)
-                self._summary = summary
-            return
-        if self.record is None or updated is None:
-            return
-        self.record = replace(
-            self.record,
-            inputs=self._inputs,
-            recorded_ns=self._started_ns,
-            pages={k: v for k, v in self.record.pages.items() if k not in stale},
-            live=updated.live,
-            spare=updated.spare,
-            summary=summary,
-        )
-        replace_file(*self.disk.record_file(RECORD, self.record))
+    def finish_edit(self, summary: Summary, pages: Collection[PurePosixPath]) -> None:
+        """The live preview's fast edit (a cache on disk remembers one in `write_edit`): the
+        new inputs, the new summary, and that `pages` were made without a fingerprint (the
+        next whole build renders them again). The snapshot stays: an edit it allowed changed
+        nothing it holds."""
+        if self.disk is None and self._served is not None:
+            fingerprints = _without(self._served[2], {str(path) for path in pages})
+            self._served = (self._inputs, self._started_ns, fingerprints)
+            self._summary = summary
+
+
+def _without(fingerprints: Mapping[str, Fingerprint], stale: set[str]) -> dict[str, Fingerprint]:
+    """The page fingerprints but those of `stale` pages (made without one: rendered again by
+    the next whole build)."""
+    return {path: found for path, found in fingerprints.items() if path not in stale}
 
 
 def summary_site(site: Site | None) -> Site | None:

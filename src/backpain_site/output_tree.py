@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 from array import array
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, replace
@@ -219,7 +218,11 @@ def record_of(path: str, digest: bytes) -> FileRecord:
 
 
 def parent_of(path: str) -> str:
-    return posixpath.dirname(path) or ROOT
+    """The folder holding `path` (a tree's relative path, as records keep them: no leading,
+    trailing or doubled '/'). Not posixpath.dirname, which does more than such paths need:
+    a fast edit at 10,000 studies asks for 80,000 parents."""
+    cut = path.rfind("/")
+    return path[:cut] if cut > 0 else ROOT
 
 
 def folders_of(paths: Iterable[str]) -> set[str]:

@@ -336,12 +336,25 @@ def _for_textstat(sentence: Sentence) -> str:
 _PUNCTUATION = re.compile(r"[^\w\s]")
 
 
-@lru_cache(maxsize=1)
-def _hyphenator() -> Any:
-    """The en_US hyphenation dictionary, as textstat loads it (about 50 ms, once)."""
-    import pyphen
+_loaded_hyphenator: list[Any] = []  # the one hyphenation dictionary, once loaded or adopted
 
-    return pyphen.Pyphen(lang="en_US")
+
+def hyphenator() -> Any:
+    """The en_US hyphenation dictionary, as textstat loads it (50 to 150 ms here, once).
+
+    A whole build keeps it in the fast edit's snapshot (edit_snapshot.py), and a fast edit
+    adopts it from there (`adopt_hyphenator`): unpickling it takes about 15 ms."""
+    if not _loaded_hyphenator:
+        import pyphen
+
+        _loaded_hyphenator.append(pyphen.Pyphen(lang="en_US"))
+    return _loaded_hyphenator[0]
+
+
+def adopt_hyphenator(loaded: Any) -> None:
+    """Use `loaded`, a copy of the dictionary `hyphenator` gave (unpickled), from now on."""
+    if not _loaded_hyphenator:
+        _loaded_hyphenator.append(loaded)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -355,7 +368,7 @@ def _token(token: str) -> tuple[int, int]:
     if not words:
         return 0, 0
     text = _PUNCTUATION.sub("", token.lower())
-    return words, sum(len(_hyphenator().positions(word)) + 1 for word in text.split())
+    return words, sum(len(hyphenator().positions(word)) + 1 for word in text.split())
 
 
 def scored_text(sentences: Iterable[Sentence]) -> str:

@@ -396,7 +396,7 @@ def write_new_file(path: Path, data: bytes) -> bool:
 
 def replace_file(path: Path, data: bytes | bytearray) -> None:
     """Write `path` whole (for `backpain-site schema`): readers never see half a file."""
-    with _replacing(path) as stream:
+    with _replacing_file(path) as stream:
         stream.write(data)
 
 
@@ -404,23 +404,53 @@ def replace_file_in_parts(path: Path, parts: Parts) -> None:
     """Write `path` whole, as `replace_file` does, from `parts(append)`: it appends the body
     piece by piece (to a scratch file, so it is never held whole) and returns the head that
     goes before it (cache.pack_parts)."""
-    with _replacing(path) as stream, tempfile.TemporaryFile(dir=path.parent) as body:
+    with _replacing_file(path) as stream, tempfile.TemporaryFile(dir=path.parent) as body:
         stream.write(parts(body.write))
         body.seek(0)
         shutil.copyfileobj(body, stream, 1 << 20)
 
 
+class PendingFile:
+    """A file written now beside `path` and put in its place later (`publish`), or removed
+    (`discard`): a fast edit writes its build record while Pagefind runs, but the record may
+    replace the last one only once the site it describes is in place."""
+
+    def __init__(self, path: Path, data: bytes | bytearray) -> None:
+        self._path = path
+        with _replacing(path, publish=False) as (stream, staging):
+            stream.write(data)
+        self._staging = staging
+
+    def publish(self) -> None:
+        os.replace(self._staging, self._path)
+
+    def discard(self) -> None:
+        Path(self._staging).unlink(missing_ok=True)
+
+
+def rename_file(source: Path, target: Path) -> None:
+    """Put `source` in `target`'s place, at once (replacing it)."""
+    os.replace(source, target)
+
+
 @contextlib.contextmanager
-def _replacing(path: Path) -> Iterator[BinaryIO]:
-    """A new file written in `path`'s folder and renamed over `path` once whole (removed if
-    the writing fails)."""
+def _replacing_file(path: Path) -> Iterator[BinaryIO]:
+    with _replacing(path) as (stream, _):
+        yield stream
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, *, publish: bool = True) -> Iterator[tuple[BinaryIO, str]]:
+    """A new file written in `path`'s folder (and its name there) and, with `publish`,
+    renamed over `path` once whole; removed if the writing fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.new-", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            yield stream
+            yield stream, staging
         os.chmod(staging, 0o644)
-        os.replace(staging, path)
+        if publish:
+            os.replace(staging, path)
     except BaseException:
         Path(staging).unlink(missing_ok=True)
         raise
@@ -626,6 +656,7 @@ def update_site(
     search_index: bool = False,
     staged: StagedSite | SpillFolder | None = None,
     started: SearchIndexRun | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
 
@@ -636,6 +667,8 @@ def update_site(
     from there.
     `started`: the search index of these outputs, begun earlier (start_search_index); used
     where it indexed the pages wanted, cancelled otherwise.
+    `meanwhile`: called once, before the site is put in place: while Pagefind works, when
+    the build waits for it.
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -654,6 +687,7 @@ def update_site(
             staged if isinstance(staged, StagedSite) else None,
             started,
             staged.files if isinstance(staged, SpillFolder) else {},
+            meanwhile,
         )
 
 
@@ -668,6 +702,7 @@ def _update_locked(
     staged: StagedSite | None = None,
     started: SearchIndexRun | None = None,
     spilled: Mapping[str, Spilled] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Updated:
     if live is not None and folder_identity(out_dir) != (live.device, live.inode):
         live = None
@@ -709,6 +744,8 @@ def _update_locked(
             started.cancel()
         sync = _Sync(target, out_dir, trusted)
         sync.run(wanted, lambda path: not _in_search_index(path))
+        if meanwhile is not None:
+            meanwhile()
         if pending is not None:
             index = _join_search_index(pending)
             sync.run(_linked_where_same(index, intact), _in_search_index)
