@@ -4,6 +4,7 @@ index included); every other edit goes the whole way, with the same site and pro
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -117,6 +118,30 @@ def test_a_local_edit_builds_one_page_and_the_site_of_a_plain_build(
     assert result.paths == tuple(
         sorted(expected.keys() - {p for p in expected if p.startswith("pagefind/")})
     )
+
+
+def test_a_fast_edit_that_ends_the_process_leaves_the_cycle_collector_off(root: Path) -> None:
+    # The command line ends its process right after the build (cli.run); the live preview
+    # and whole builds go on collecting.
+    assert gc.isenabled()
+    rewrite(study_file(root, 2), add_text("One more plain sentence."))
+    assert cached(root).fast_edit
+    assert gc.isenabled()
+    rewrite(study_file(root, 3), add_text("Another plain sentence."))
+    try:
+        ending = build(
+            root, root / "_site", today=TODAY, cache=BuildCache.for_project(root), ending=True
+        )
+        assert ending.fast_edit and ending.ok
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    rewrite(root / "templates" / "base.html", lambda text: text.replace("</footer>", " </footer>"))
+    whole = build(
+        root, root / "_site", today=TODAY, cache=BuildCache.for_project(root), ending=True
+    )
+    assert not whole.fast_edit and whole.ok
+    assert gc.isenabled()
 
 
 def cite_another_source(root: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from .cache import no_cyclic_gc
 from .incremental import BuildCache, Options, Summary, summary_site
 from .problems import Problem, Severity, error, errors_in
 from .progress import NO_PROGRESS, Progress
@@ -82,6 +83,7 @@ def build(
     cache: BuildCache | None = None,
     progress: Progress = NO_PROGRESS,
     stream: bool = False,
+    ending: bool = False,
 ) -> BuildResult:
     """Build the site under `source`; write into `out_dir` unless it is None (a check).
 
@@ -90,12 +92,15 @@ def build(
     converted or rendered again for unchanged inputs, and only changed files are written.
     `stream`, for a build without a cache (which writes every file afresh, comparing none):
     pages go into the new folder as they are rendered, not into the result's outputs.
+    `ending`: the process ends right after this build (the command line, cli.run): a fast
+    edit leaves the cycle collector off (CollectorOff.stay_off).
     """
     started = time.perf_counter()
     where = str(out_dir.absolute()) if out_dir is not None else ""
     options = Options(where, strict, drafts, (today or dt.date.today()).isoformat(), True)
     if cache is not None:
-        unchanged = cache.begin(options)
+        with no_cyclic_gc():
+            unchanged = cache.begin(options)
         if unchanged is not None and out_dir is not None:  # nothing changed since the last build
             return BuildResult(
                 list(unchanged.problems),
@@ -112,7 +117,10 @@ def build(
         from .edit_path import edit_build
 
         # An edit to study texts that no other page can see: only their pages (edit_path.py).
-        edited = edit_build(source, out_dir, cache, options)
+        with no_cyclic_gc() as collector:
+            edited = edit_build(source, out_dir, cache, options)
+            if edited is not None and ending:
+                collector.stay_off()
         if edited is not None:
             edited_pages, last, found_problems, changed = edited
             progress.close()
