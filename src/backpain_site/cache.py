@@ -24,6 +24,7 @@ import gc
 import hashlib
 import hmac
 import io
+import mmap
 import pickle
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -463,7 +464,7 @@ class PackReader:
     """The entries of a pack, unpickled when asked for; a pack from other code, another
     machine, cut short or damaged reads as empty, and a damaged entry as missing."""
 
-    def __init__(self, data: bytes, version: str, secret: bytes) -> None:
+    def __init__(self, data: bytes | mmap.mmap, version: str, secret: bytes) -> None:
         self._data = memoryview(data)
         self._index: dict[str, tuple[int, int, bytes]] = {}
         self._start = 0
@@ -599,10 +600,14 @@ class CacheFolder:
         return entries.get(b"record")
 
     def read_pack(self, name: str) -> PackReader | None:
-        """A pack (`pack_parts`) by name, or None if absent."""
+        """A pack (`pack_parts`) by name, or None if absent. Mapped, not read: a fast edit
+        reads a few entries of a snapshot of about 50 MB at 10,000 studies (reading it whole
+        took 27 ms). A pack is only ever replaced by a new file renamed over it (writer.py),
+        so the mapping keeps the file it mapped."""
         try:
-            data = (self.folder / f"{name}.pack").read_bytes()
-        except OSError:
+            with open(self.folder / f"{name}.pack", "rb") as handle:
+                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
             return None
         return PackReader(data, self.version, self.secret)
 
