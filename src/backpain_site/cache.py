@@ -599,21 +599,18 @@ class CacheFolder:
             return None
         return entries.get(b"record")
 
-    def read_pack(self, name: str) -> PackReader | None:
-        """A pack (`pack_parts`) by name, or None if absent. Mapped, not read: a fast edit
-        reads a few entries of a snapshot of about 50 MB at 10,000 studies (reading it whole
-        took 27 ms). A pack is only ever replaced by a new file renamed over it (writer.py),
-        so the mapping keeps the file it mapped."""
-        try:
-            with open(self.folder / f"{name}.pack", "rb") as handle:
-                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
-            return None
+    def pack_path(self, name: str) -> Path:
+        """Where the pack `name` is kept (`pack_file` says what to write there)."""
+        return self.folder / f"{name}.pack"
+
+    def pack_reader(self, data: bytes | mmap.mmap) -> PackReader:
+        """The entries of a pack of this cache, from its bytes (or the file mapped: a fast
+        edit reads a few entries of a snapshot of about 50 MB, writer.mapped_file)."""
         return PackReader(data, self.version, self.secret)
 
     def pack_file(self, name: str, entries: Mapping[str, Any]) -> tuple[Path, Parts]:
-        """Where `read_pack` finds the pack `name`, and its parts (`pack_parts`)."""
-        return self.folder / f"{name}.pack", pack_parts(self.version, entries, self.secret)
+        """Where the pack `name` is kept, and its parts (`pack_parts`)."""
+        return self.pack_path(name), pack_parts(self.version, entries, self.secret)
 
     def record_parts(self, name: str, record: object) -> tuple[Path, Parts]:
         """`record_file`, in parts (`shard_parts`): for a whole build, which holds most."""

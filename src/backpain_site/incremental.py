@@ -42,6 +42,7 @@ from .writer import (
     StagedSite,
     Updated,
     machine_secret,
+    mapped_file,
     rename_file,
     replace_file,
     replace_file_in_parts,
@@ -531,7 +532,8 @@ class BuildCache:
             record = self.record
             if record is None or not record.snapshot or record.options != options:
                 return None
-            reader = self.disk.read_pack(SNAPSHOT)
+            mapped = mapped_file(self.disk.pack_path(SNAPSHOT))
+            reader = self.disk.pack_reader(mapped) if mapped is not None else None
             if reader is None or reader.get(_SNAPSHOT_ID) != record.snapshot:
                 return None
             snapshot = EditSnapshot(reader)

@@ -18,6 +18,7 @@ import fcntl
 import functools
 import hashlib
 import importlib
+import mmap
 import os
 import queue
 import shutil
@@ -426,6 +427,19 @@ class PendingFile:
 
     def discard(self) -> None:
         Path(self._staging).unlink(missing_ok=True)
+
+
+def mapped_file(path: Path) -> mmap.mmap | None:
+    """The file at `path` mapped into memory, read-only; None when it is absent, unreadable or
+    empty. For the fast edit's snapshot (cache.PackReader, about 50 MB at 10,000 studies, of
+    which an edit reads a few entries: reading it whole took 27 ms). The cache replaces a
+    file only by renaming a new one over it (`replace_file_in_parts`), so a mapping keeps the
+    file it mapped. Here because only this module opens files."""
+    try:
+        with open(path, "rb") as handle:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
+        return None
 
 
 def rename_file(source: Path, target: Path) -> None:
