@@ -108,6 +108,20 @@ def test_which_pages_are_indexed() -> None:
     assert not indexed("references/designs/trial/index.html")
     assert not indexed("pagefind/x.html")
     assert not indexed("feed.xml")
+    paths = [
+        "index.html",
+        "404.html",
+        "search/index.html",
+        "references/index.html",
+        "feed.xml",
+        "studies/a/index.html",
+        "pagefind/x.html",
+        "claims/index.html",
+        "references/r/x.bib",
+    ]
+    # The same choice, made for a whole list at once (a fast edit's, before Pagefind starts).
+    assert search_index.indexed_among(paths) == [at for at, p in enumerate(paths) if indexed(p)]
+    assert search_index.indexed_among(paths) == [0, 5, 7]
 
 
 def test_shards_grow_with_the_site_and_a_page_keeps_its_shard() -> None:

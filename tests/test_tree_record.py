@@ -7,12 +7,14 @@ Input: a record of a few files, pickled and read back. Output: assertions only.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 
 import pytest
 
 from backpain_site.output_tree import (
     FileRecord,
     TreeRecord,
+    digests_at,
     file_digest,
     ready_for_lookups,
     sharing_names,
@@ -40,6 +42,22 @@ def test_a_record_read_back_is_the_same_mapping() -> None:
     assert "missing" not in back.files and 3 not in back.files
     assert back.files == files and len(back.files) == 5
     assert back.folders == {".": 3, "studies": 4}
+
+
+def test_digests_are_picked_from_the_columns_without_making_records() -> None:
+    files = {
+        f"studies/s{n}/index.html": FileRecord(file_digest(str(n).encode()), n, 10 * n, 100 + n)
+        for n in range(5)
+    }
+    back = pickle.loads(pickle.dumps(TreeRecord(1, 2, files, {".": 3}), protocol=5)).files
+
+    def odd(paths: Sequence[str]) -> list[int]:
+        return [at for at in range(len(paths)) if at % 2]
+
+    wanted = {path: files[path].digest for path in list(files)[1::2]}
+    assert digests_at(back, odd) == wanted
+    assert back._files is None  # answered from the columns
+    assert digests_at(files, odd) == wanted  # a plain mapping: the same answer
 
 
 def test_a_path_is_looked_up_without_making_the_records() -> None:

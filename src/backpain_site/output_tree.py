@@ -12,7 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 from array import array
-from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    ValuesView,
+)
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -335,6 +343,21 @@ def ready_for_lookups(files: Mapping[str, FileRecord]) -> None:
     columns: render workers forked afterwards share it instead of each making their own."""
     if isinstance(files, _ColumnFiles):
         files.index()
+
+
+def digests_at(
+    files: Mapping[str, FileRecord], select: Callable[[Sequence[str]], Iterable[int]]
+) -> dict[str, bytes]:
+    """The digests of the files at the positions `select` picks among the paths of `files`
+    (in their order), taken straight from a record's columns when it was read back: no record
+    is made for the others, nor for these (see `records_of`)."""
+    if isinstance(files, _ColumnFiles):
+        paths, digests = files.columns()[:2]
+        return {
+            paths[at]: digests[at * DIGEST_SIZE : (at + 1) * DIGEST_SIZE] for at in select(paths)
+        }
+    listed = tuple(files)
+    return {listed[at]: files[listed[at]].digest for at in select(listed)}
 
 
 def records_of(
