@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backpain_site import incremental
 from backpain_site.build import BuildResult, build
 from backpain_site.cache import CACHE_FOLDER
 from backpain_site.incremental import BuildCache
@@ -121,25 +120,20 @@ def test_a_local_edit_builds_one_page_and_the_site_of_a_plain_build(
     )
 
 
-def test_a_fast_edit_that_ends_the_process_leaves_the_collector_off_and_steps_aside(
-    root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_fast_edit_that_ends_the_process_leaves_the_cycle_collector_off(root: Path) -> None:
     # The command line ends its process right after the build (cli.run); the live preview
-    # and whole builds go on collecting. It also steps aside for Pagefind (here, only noted:
-    # the test process keeps its priority).
-    stepped: list[bool] = []
-    monkeypatch.setattr(incremental, "step_aside", lambda: stepped.append(True))
+    # and whole builds go on collecting.
     assert gc.isenabled()
     rewrite(study_file(root, 2), add_text("One more plain sentence."))
     assert cached(root).fast_edit
-    assert gc.isenabled() and not stepped
+    assert gc.isenabled()
     rewrite(study_file(root, 3), add_text("Another plain sentence."))
     try:
         ending = build(
             root, root / "_site", today=TODAY, cache=BuildCache.for_project(root), ending=True
         )
         assert ending.fast_edit and ending.ok
-        assert not gc.isenabled() and stepped == [True]
+        assert not gc.isenabled()
     finally:
         gc.enable()
     rewrite(root / "templates" / "base.html", lambda text: text.replace("</footer>", " </footer>"))

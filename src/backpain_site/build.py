@@ -93,8 +93,7 @@ def build(
     `stream`, for a build without a cache (which writes every file afresh, comparing none):
     pages go into the new folder as they are rendered, not into the result's outputs.
     `ending`: the process ends right after this build (the command line, cli.run): a fast
-    edit leaves the cycle collector off (CollectorOff.stay_off) and steps aside for Pagefind
-    (forked.step_aside).
+    edit leaves the cycle collector off (CollectorOff.stay_off).
     """
     started = time.perf_counter()
     where = str(out_dir.absolute()) if out_dir is not None else ""
@@ -118,7 +117,7 @@ def build(
             from .edit_path import edit_build
 
             # An edit to study texts that no other page can see: only their pages.
-            edited = edit_build(source, out_dir, cache, options, ending=ending)
+            edited = edit_build(source, out_dir, cache, options)
             if edited is not None and ending:
                 collector.stay_off()
         if edited is not None:

@@ -52,13 +52,12 @@ _STUDY_FILE = re.compile(r"content/studies/([^/]+)\.md")
 
 
 def edit_build(
-    root: Path, out_dir: Path | None, cache: BuildCache, options: Options, *, ending: bool = False
+    root: Path, out_dir: Path | None, cache: BuildCache, options: Options
 ) -> tuple[dict[PurePosixPath, bytes], Summary, list[Problem], int | None] | None:
     """The fast path (see the module's docstring): the pages it made, the build's summary,
     its problems and how many files of the live site it changed; None when the whole build must run.
 
-    `out_dir` is None for the live preview (it writes its own folder, from the outputs).
-    `ending`: the process ends right after (build's `ending`)."""
+    `out_dir` is None for the live preview (it writes its own folder, from the outputs)."""
     if (out_dir is None) != (cache.disk is None):
         return None  # a check (no output folder) always does the whole work
     changed = cache.changed_inputs()
@@ -99,7 +98,7 @@ def edit_build(
     files_changed: int | None = None  # in the live site
     if out_dir is not None:
         try:
-            updated = cache.write_edit(outputs, out_dir, summary, ending=ending)
+            updated = cache.write_edit(outputs, out_dir, summary)
         except SearchIndexError as exc:
             # The staged folder is discarded, so the previous site stays as it was.
             return outputs, summary, [*problems, error("pagefind", 0, str(exc))], None

@@ -10,7 +10,6 @@ nothing but each page's small result is sent between processes.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import gc
@@ -47,17 +46,6 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def step_aside() -> None:
-    """Let other processes have the cores first from now on: this thread's scheduling
-    priority is lowered (nice + 10), for good, since only a privileged process may raise it
-    again. For a command line's fast edit once Pagefind is started: the editor waits for
-    Pagefind, not for the build's own checks and writes beside it, which then run on what
-    Pagefind leaves of the two cores (they took about 0.15 s from Pagefind's second before).
-    Threads and processes started earlier keep their priority."""
-    with contextlib.suppress(OSError):  # not allowed here: nothing to do
-        os.nice(10)
 
 
 def give_back_memory() -> None:

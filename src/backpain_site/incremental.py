@@ -26,7 +26,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .cache import CACHE_FOLDER, CacheFolder, Memo, code_version, digest
-from .forked import step_aside
 from .output_tree import (
     TreeCheck,
     TreeRecord,
@@ -576,14 +575,10 @@ class BuildCache:
         outputs: Mapping[PurePosixPath, bytes],
         out_dir: Path,
         summary: Summary,
-        *,
-        ending: bool = False,
     ) -> Updated | None:
         """Write the pages of a fast edit beside every other file of the live site, which must
         be exactly as recorded (None otherwise: the whole build then does the work), and
-        remember the edit (`finish_edit`), with `summary` its build's. `ending`: the process
-        ends right after (the command line): once Pagefind is started, the build steps aside
-        for it (forked.step_aside)."""
+        remember the edit (`finish_edit`), with `summary` its build's."""
         record = self.record
         disk = self.disk
         if record is None or disk is None or record.options.out_dir != str(out_dir.absolute()):
@@ -608,8 +603,6 @@ class BuildCache:
         # Pagefind starts on the edited pages' shard now, and runs while the folder is checked
         # and the pages written (on a quiet machine about 0.2 s sooner done at 10,000 studies).
         search = start_search_index(outputs, out_dir, record.live)
-        if ending:
-            step_aside()
         try:
             live = check_tree(out_dir, record.live)
             if len(live.intact) != len(record.live.files):
