@@ -188,10 +188,11 @@ def test_a_spare_folder_that_is_not_trusted_is_linked_back_to_the_live_site(
         build_it()
 
     def unshared() -> tuple[int, int]:
-        record = BuildCache.for_project(project).record
-        assert record is not None and record.spare is not None
+        cache = BuildCache.for_project(project)
+        record, spare_tree = cache.record, cache.spare_tree()
+        assert record is not None and spare_tree is not None
         live = {file.inode for file in record.live.files.values()}
-        spare = record.spare.files.values()
+        spare = spare_tree.files.values()
         return sum(1 for file in spare if file.inode not in live), len(spare)
 
     build_it()

@@ -139,28 +139,31 @@ class _TreeFile:
     tree: TreeRecord
 
 
-def _read_record(disk: CacheFolder) -> tuple[BuildRecord | None, bytes]:
-    """The last build's record from its three files, or None (absent, damaged or unmatched),
-    and the id of its live tree's file."""
+def _read_record(disk: CacheFolder) -> tuple[BuildRecord | None, bytes, bytes]:
+    """The last build's record from its head and live tree files, or None (absent, damaged or
+    unmatched), with the ids of its live and spare tree files. The spare tree is left for
+    `BuildCache.spare_tree` to read when it is needed: a fast edit needs it only once Pagefind
+    has started (about 20 ms less before it at 10,000 studies)."""
     head = disk.read_record(RECORD)
     if not isinstance(head, _RecordHead):
-        return None, b""
+        return None, b"", b""
     live = disk.read_record(LIVE)
     if not isinstance(live, _TreeFile) or live.id != head.live:
-        return None, b""
-    spare = disk.read_record(SPARE) if head.spare else None
-    if head.spare and (not isinstance(spare, _TreeFile) or spare.id != head.spare):
-        return None, b""
-    return BuildRecord(
-        head.options,
-        head.inputs,
-        head.recorded_ns,
-        head.pages,
-        live.tree,
-        spare.tree if spare is not None else None,
-        head.summary,
-        head.snapshot,
-    ), live.id
+        return None, b"", b""
+    return (
+        BuildRecord(
+            head.options,
+            head.inputs,
+            head.recorded_ns,
+            head.pages,
+            live.tree,
+            None,
+            head.summary,
+            head.snapshot,
+        ),
+        live.id,
+        head.spare,
+    )
 
 
 def _head_of(record: BuildRecord, live: bytes, spare: bytes) -> _RecordHead:
@@ -287,6 +290,7 @@ class BuildCache:
     _memo_read: bool = False
     _live_id: bytes = b""  # the id in the record's live tree file (see `_RecordHead`)
     _replaced: BuildRecord | None = None  # the record a fast edit replaced (`write_edit`)
+    _spare_id: bytes = b""  # the id of the record's spare tree file, until it is read
     # The live preview's own listing of the inputs, made just before it asks for a build.
     listed: Mapping[str, tuple[int, int, int]] | None = None
     # The fast edit path's Jinja environment, kept while the templates stay the same (the live
@@ -299,12 +303,26 @@ class BuildCache:
         disk = CacheFolder(
             folder if folder is not None else root / CACHE_FOLDER, code_version(), machine_secret()
         )
-        record, live_id = _read_record(disk)
-        return cls(root, disk, record, _live_id=live_id)
+        record, live_id, spare_id = _read_record(disk)
+        return cls(root, disk, record, _live_id=live_id, _spare_id=spare_id)
 
     @classmethod
     def in_memory(cls, root: Path) -> BuildCache:
         return cls(root.resolve(), None)
+
+    def spare_tree(self) -> TreeRecord | None:
+        """The record's spare tree, read from its file when first asked for; None when there
+        is none, or its file is not the record's (the writer then compares the spare folder's
+        files themselves, as for a folder it has no record of)."""
+        record = self.record
+        if record is None:
+            return None
+        if record.spare is None and self._spare_id and self.disk is not None:
+            found = self.disk.read_record(SPARE)
+            if isinstance(found, _TreeFile) and found.id == self._spare_id:
+                self.record = record = replace(record, spare=found.tree)
+        self._spare_id = b""
+        return record.spare
 
     def begin(self, options: Options) -> Summary | None:
         """Note the inputs; return the last result if nothing at all changed since, else read
@@ -392,7 +410,7 @@ class BuildCache:
             kept,
             out_dir,
             record.live if usable and record is not None else None,
-            record.spare if usable and record is not None else None,
+            self.spare_tree() if usable else None,
             intact=live.intact if live is not None else None,
             search_index=search_index,
             staged=staged,
@@ -443,7 +461,7 @@ class BuildCache:
     def _write_record(self, disk: CacheFolder, record: BuildRecord) -> None:
         """Write the record's three files (`_RecordHead`), each with a new id."""
         live, spare = os.urandom(16), os.urandom(16)
-        self._live_id = live
+        self._live_id, self._spare_id = live, b""  # `record` holds its spare tree
         replace_file_in_parts(*disk.record_parts(LIVE, _TreeFile(live, record.live)))
         if record.spare is not None:
             replace_file_in_parts(*disk.record_parts(SPARE, _TreeFile(spare, record.spare)))
@@ -619,7 +637,7 @@ class BuildCache:
                 kept,
                 out_dir,
                 record.live,
-                record.spare,
+                self.spare_tree(),
                 intact=live.intact,
                 search_index=True,
                 started=search,
@@ -643,7 +661,7 @@ class BuildCache:
         rename_file(disk.record_path(LIVE), disk.record_path(SPARE))
         replace_file(*disk.record_file(LIVE, _TreeFile(live_id, updated.live)))
         head.publish()
-        self._live_id = live_id
+        self._live_id, self._spare_id = live_id, b""  # the record holds its spare tree
         return updated
 
     def finish_edit(self, summary: Summary, pages: Collection[PurePosixPath]) -> None:

@@ -896,6 +896,11 @@ class _Sync:
             ):
                 self.files[relative] = record_of(target, digest)
                 continue
+            if have is None and self.trusted is None and self._linked_already(target, source):
+                # Linking it again would leave its staging name behind (`_place`: renaming a
+                # file over another link to itself does nothing), published with the site.
+                self.files[relative] = record_of(target, digest)
+                continue
             self._place(relative, target, source)
             if not isinstance(source, FileRecord):
                 self.written += 1
@@ -918,6 +923,15 @@ class _Sync:
                 if in_scope(relative):
                     found[relative] = None  # unknown bytes: compared when wanted
         return found
+
+    def _linked_already(self, target: str, source: bytes | FileRecord | Spilled) -> bool:
+        """Whether `target` is the live site's very file that `source` (a kept file) names."""
+        if not isinstance(source, FileRecord):
+            return False
+        try:
+            return os.stat(target).st_ino == source.inode
+        except OSError:
+            return False
 
     def _same_bytes(self, target: str, digest: bytes) -> bool:
         try:
