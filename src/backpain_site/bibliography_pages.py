@@ -114,13 +114,17 @@ class BibliographyPages:
     resolved: ResolvedSite  # what `page` makes the pages of
     references: Mapping[str, Reference]  # by key
     member_of: Mapping[str, tuple[ListLink, ...]]  # the filtered lists each reference is in
+    # Each reference page's downloads, made once with `exported` (which holds them anyway):
+    # making them again for every page took about a third of a reference page's values.
+    page_downloads: Mapping[str, tuple[Download, ...]]
 
     def page(self, key: str) -> ReferencePage:
         """The reference page of `key`, made when asked for: render asks in the worker that
         renders the page, so the build's own process never holds every one of them (their
         JSON-LD, citation tags and links: about 76 MB at 10,000 references)."""
         reference = self.references[key]
-        return _reference_page(self.resolved, reference, self.member_of.get(key, ()), [])
+        filters = self.member_of.get(key, ())
+        return _reference_page(self.resolved, reference, filters, self.page_downloads[key])
 
     def listing(self) -> tuple[DownloadFile, ...]:
         """Every download, not yet made: the whole bibliography's files first, then each
@@ -222,9 +226,8 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         link = ListLink(listed.kind, listed.label, listed.url)
         for key in listed.keys:
             member_of.setdefault(key, []).append(link)
-    for key in order:
-        # Each reference page's downloads, noted in order; the page is made later (`page`).
-        _page_downloads(urls, by_key[key], of_pages)
+    # Each reference page's downloads, noted in order; the page is made later (`page`).
+    page_downloads = {key: _page_downloads(urls, by_key[key], of_pages) for key in order}
     return BibliographyPages(
         keys=tuple(order),
         filters=tuple(filters),
@@ -236,6 +239,7 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         resolved=resolved,
         references=MappingProxyType(by_key),
         member_of=MappingProxyType({k: tuple(v) for k, v in member_of.items()}),
+        page_downloads=MappingProxyType(page_downloads),
     )
 
 
@@ -280,7 +284,7 @@ def _reference_page(
     resolved: ResolvedSite,
     reference: Reference,
     filters: tuple[ListLink, ...],
-    exported: list[_Exported],
+    downloads: tuple[Download, ...],
 ) -> ReferencePage:
     urls = resolved.urls
     key = reference.key
@@ -296,7 +300,7 @@ def _reference_page(
         studies=studies,
         links=identifier_links(reference),
         cited_by=resolved.cited_by.get(key, ()),
-        downloads=_page_downloads(urls, reference, exported),
+        downloads=downloads,
         structured_data=structured_data(reference, urls.absolute(url), studies),
         meta=highwire_meta(reference),
         filters=filters,
