@@ -101,6 +101,41 @@ class Nav:
     url: str
 
 
+@dataclass(frozen=True)
+class SiteLinks:
+    """The addresses that the head, header and footer of every page show or compare with,
+    made once a build: a call of `urls` from the template for each of them, on every page, was
+    about a tenth of the CPU time of rendering a page."""
+
+    home: str
+    search: str
+    not_found: str
+    feed: str
+    favicon: str
+    stylesheet: str
+    citations_script: str
+    social_card: str  # absolute: cards are fetched by other sites
+    disclaimer: str
+    references: str
+    claims: str
+
+    @classmethod
+    def of(cls, urls: Urls) -> SiteLinks:
+        return cls(
+            home=urls.home(),
+            search=urls.search(),
+            not_found=urls.not_found(),
+            feed=urls.feed(),
+            favicon=urls.static("favicon.svg"),
+            stylesheet=urls.static("site.css"),
+            citations_script=urls.static("citations.js"),
+            social_card=urls.absolute(urls.static("social-card.png")),
+            disclaimer=urls.page("disclaimer"),
+            references=urls.references(),
+            claims=urls.claims(),
+        )
+
+
 def _combined_review(reviews: Iterable[ReviewDates]) -> ReviewDates:
     """A page built from many items is as fresh as its oldest review."""
     items = list(reviews)
@@ -128,6 +163,11 @@ def _environment(
     )
     env.filters["date"] = _format_date
     env.filters["number"] = lambda n: f"{n:,}"
+    # The tables of evidence.py, the same for every site: macros imported without a page's
+    # context see them, and such an import is made once a build, not once a page (making the
+    # macros of macros.html and evidence.html again for every study page was about a tenth of
+    # its rendering).
+    env.globals.update(designs=DESIGNS, certainties=CERTAINTIES, caveats=caveats)
     return env
 
 
@@ -454,6 +494,7 @@ def page_common(
     return {
         "site": config,
         "urls": urls,
+        "links": SiteLinks.of(urls),
         "nav": nav,
         "footer_nav": footer_nav,
         "designs": DESIGNS,
