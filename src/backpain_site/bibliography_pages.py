@@ -290,6 +290,9 @@ def _reference_page(
     key = reference.key
     url = urls.reference(key)
     studies = resolved.studies_by_reference.get(key, ())
+    # Each made once for the page, its JSON-LD and its citation tags.
+    links = identifier_links(reference)
+    date = _iso_date(reference)
     return ReferencePage(
         key=key,
         url=url,
@@ -298,11 +301,11 @@ def _reference_page(
         formatted=resolved.formatted[key],
         source_kind=source_kind(reference),
         studies=studies,
-        links=identifier_links(reference),
+        links=links,
         cited_by=resolved.cited_by.get(key, ()),
         downloads=downloads,
-        structured_data=structured_data(reference, urls.absolute(url), studies),
-        meta=highwire_meta(reference),
+        structured_data=structured_data(reference, urls.absolute(url), studies, links, date),
+        meta=highwire_meta(reference, date),
         filters=filters,
     )
 
@@ -329,10 +332,15 @@ def _iso_date(reference: Reference) -> str:
 
 
 def structured_data(
-    reference: Reference, page_url: str, studies: Sequence[Study]
+    reference: Reference,
+    page_url: str,
+    studies: Sequence[Study],
+    links: Sequence[IdentifierLink],
+    date: str,
 ) -> dict[str, Any]:
     """schema.org JSON-LD: a MedicalScholarlyArticle when we summarise it as a study of
-    medicine or it appeared in a journal, otherwise a ScholarlyArticle."""
+    medicine or it appeared in a journal, otherwise a ScholarlyArticle. `links` and `date`:
+    the reference's `identifier_links` and `_iso_date`."""
     medical = bool(studies) or reference.entry_type == "article"
     item: dict[str, Any] = {
         "@context": "https://schema.org",
@@ -346,8 +354,8 @@ def structured_data(
         item["author"] = [_person(n) for n in reference.authors]
     if reference.editors:
         item["editor"] = [_person(n) for n in reference.editors]
-    if _iso_date(reference):
-        item["datePublished"] = _iso_date(reference)
+    if date:
+        item["datePublished"] = date
     container = reference.get("journal") or reference.get("journaltitle")
     if container:
         periodical: dict[str, Any] = {"@type": "Periodical", "name": container}
@@ -364,7 +372,6 @@ def structured_data(
     publisher = reference.get("publisher") or reference.get("institution")
     if publisher:
         item["publisher"] = {"@type": "Organization", "name": publisher}
-    links = identifier_links(reference)
     identifiers = [
         {"@type": "PropertyValue", "propertyID": link.label, "value": link.value}
         for link in links
@@ -386,8 +393,9 @@ def structured_data(
     return item
 
 
-def highwire_meta(reference: Reference) -> tuple[tuple[str, str], ...]:
-    """Highwire Press tags, as Google Scholar's inclusion guidelines name them."""
+def highwire_meta(reference: Reference, date: str) -> tuple[tuple[str, str], ...]:
+    """Highwire Press tags, as Google Scholar's inclusion guidelines name them. `date`: the
+    reference's `_iso_date`."""
     meta: list[tuple[str, str]] = [("citation_title", reference.get("title"))]
     for name in reference.authors:
         if name.literal:
@@ -395,7 +403,6 @@ def highwire_meta(reference: Reference) -> tuple[tuple[str, str], ...]:
         else:
             family = " ".join(p for p in (name.particle, name.family) if p)
             meta.append(("citation_author", ", ".join(p for p in (family, name.given) if p)))
-    date = _iso_date(reference)
     if date:
         meta.append(("citation_publication_date", date.replace("-", "/")))
     container_tag = {
