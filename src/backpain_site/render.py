@@ -32,7 +32,7 @@ from .citations import CitationMarks
 from .content import Condition, Page, ReviewDates, SiteConfig, Study
 from .csl import load_style
 from .discovery import ListedPage, discovery_files, sections
-from .evidence import CERTAINTIES, DESIGNS, LEVELS, VERDICTS, caveats, level_of
+from .evidence import CERTAINTIES, DESIGNS, LEVELS, VERDICTS, caveats, level_of, who_took_part
 from .evidence_map import build_map, svg
 from .exports import export
 from .exports import let_go as let_go_of_download_entries
@@ -167,7 +167,9 @@ def _environment(
     # context see them, and such an import is made once a build, not once a page (making the
     # macros of macros.html and evidence.html again for every study page was about a tenth of
     # its rendering).
-    env.globals.update(designs=DESIGNS, certainties=CERTAINTIES, caveats=caveats)
+    env.globals.update(
+        designs=DESIGNS, certainties=CERTAINTIES, caveats=caveats, who_took_part=who_took_part
+    )
     return env
 
 
