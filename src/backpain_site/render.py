@@ -19,6 +19,9 @@ from pathlib import PurePosixPath
 from typing import Any, NamedTuple, Protocol
 
 import jinja2
+import markupsafe
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 
 from .bibliography import Reference
 from .bibliography_pages import (
@@ -105,7 +108,7 @@ class Nav:
 class SiteLinks:
     """The addresses that the head, header and footer of every page show or compare with,
     made once a build: a call of `urls` from the template for each of them, on every page, was
-    about a tenth of the CPU time of rendering a page."""
+    about 3% of the CPU time of rendering the pages."""
 
     home: str
     search: str
@@ -146,10 +149,54 @@ def _format_date(value: dt.date) -> str:
     return f"{value.day} {value.strftime('%B')} {value.year}"
 
 
+def _replaced(text: str) -> str:
+    """Text escaped as markupsafe escapes it: the replacements of its pure-Python version."""
+    return (
+        text.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
+
+
+try:  # the C function that markupsafe.escape itself calls for text (markupsafe 3)
+    from markupsafe._speedups import _escape_inner as _escaped_text
+except ImportError:  # built without it, or an older markupsafe: the same replacements
+    _escaped_text = _replaced
+
+
+def _escape_output(value: object) -> str:
+    """What a template writes for `{{ value }}`: text escaped exactly as markupsafe.escape
+    escapes it, as a plain str; any other value (Markup, a number) through markupsafe.escape
+    itself. markupsafe.escape makes a new Markup of every text, which a page then only joins:
+    about a sixth of the time pages took to render."""
+    if type(value) is str:
+        return _escaped_text(value)
+    return markupsafe.escape(value)
+
+
+class _TemplateCode(CodeGenerator):
+    """Jinja's compiler, with every autoescaped `{{ }}` written through `_escape_output`."""
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.autoescape and not frame.eval_ctx.volatile:
+            self.write("environment.escape_output(")
+            if finalize.src is not None:
+                self.write(finalize.src)
+        else:
+            super()._output_child_pre(node, frame, finalize)
+
+
+class _Environment(jinja2.Environment):
+    code_generator_class = _TemplateCode
+    escape_output = staticmethod(_escape_output)  # called by the compiled templates
+
+
 def _environment(
     templates_dir: str, compiled: jinja2.BytecodeCache | None = None
 ) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         bytecode_cache=compiled,
         autoescape=True,
