@@ -5,7 +5,8 @@ page and static file; no disk writes of its own (a build with a cache on disk gi
 writer.StagedSite or writer.SpillFolder, that takes pages as they are rendered, instead).
 Pages render on every core (forked.py), merged back in one fixed order. Jinja runs with
 autoescape and `StrictUndefined`, so an undefined variable is a build error, not an empty
-string. Output is byte-for-byte deterministic: no clocks, stable orders.
+string; autoescaped output is written through `_escape_output` (markupsafe's escaping, without a
+new Markup for every value). Output is byte-for-byte deterministic: no clocks, stable orders.
 """
 
 from __future__ import annotations
@@ -177,7 +178,9 @@ def _escape_output(value: object) -> str:
 
 
 class _TemplateCode(CodeGenerator):
-    """Jinja's compiler, with every autoescaped `{{ }}` written through `_escape_output`."""
+    """Jinja's compiler, with every autoescaped `{{ }}` written through `_escape_output`
+    (`_output_child_pre` is where Jinja 3 writes the `escape(` before each output expression;
+    `{% autoescape %}` blocks, decided at run time, keep Jinja's own)."""
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
         if frame.eval_ctx.autoescape and not frame.eval_ctx.volatile:
@@ -210,10 +213,10 @@ def _environment(
     )
     env.filters["date"] = _format_date
     env.filters["number"] = lambda n: f"{n:,}"
-    # The tables of evidence.py, the same for every site: macros imported without a page's
-    # context see them, and such an import is made once a build, not once a page (making the
-    # macros of macros.html and evidence.html again for every study page was about a tenth of
-    # its rendering).
+    # The tables and wording of evidence.py, the same for every site: macros imported without
+    # a page's context see them, and such an import is made once a build, not once a page
+    # (making the macros of macros.html and evidence.html again for every study page was about
+    # a tenth of its rendering).
     env.globals.update(
         designs=DESIGNS, certainties=CERTAINTIES, caveats=caveats, who_took_part=who_took_part
     )
