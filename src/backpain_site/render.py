@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple, Protocol
@@ -194,6 +194,14 @@ class _TemplateCode(CodeGenerator):
 class _Environment(jinja2.Environment):
     code_generator_class = _TemplateCode
     escape_output = staticmethod(_escape_output)  # called by the compiled templates
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals in one dict, not Jinja's ChainMap over the environment's
+        (`_environment` sets those before any template is loaded, and nothing changes them):
+        each import of macros, twice a study page, compares the page's globals with the
+        macros' (`globals_keys - globals.keys()`), which over a ChainMap is a Python loop
+        over every key, about 6 microseconds an import."""
+        return {**self.globals, **(d or {})}
 
 
 def _environment(
