@@ -209,7 +209,7 @@ def _whole_tree(root: ET.Element, entries: list[ET.Element]) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-@pytest.mark.parametrize("count", [0, 1, 3])
+@pytest.mark.parametrize("count", [0, 1, 3, 600])  # 600: across chunks of entries
 @pytest.mark.parametrize("with_header", [False, True])
 def test_an_xml_document_made_entry_by_entry_is_the_whole_tree_byte_for_byte(
     count: int, with_header: bool

@@ -13,7 +13,14 @@ from bs4 import BeautifulSoup, Tag
 
 from backpain_site.build import BuildResult, build
 from backpain_site.content import Study
-from backpain_site.evidence import DESIGNS, LEVELS, caveats, level_of, wording_problem
+from backpain_site.evidence import (
+    DESIGNS,
+    LEVELS,
+    caveats,
+    level_of,
+    who_took_part,
+    wording_problem,
+)
 from backpain_site.evidence_map import build_map, svg
 from backpain_site.load import load_site
 from backpain_site.problems import error
@@ -684,6 +691,15 @@ def test_caveats_and_levels_follow_what_a_study_can_show() -> None:
     assert level_of("meta-analysis", "people", "published").id == "reviews"
     ranks = [LEVELS[DESIGNS[d].level].rank for d in ("meta-analysis", "rct", "case-series")]
     assert ranks == sorted(ranks)
+
+
+def test_who_took_part_says_how_many_in_plain_words() -> None:
+    assert who_took_part(1204, None, "people", "published") == "1,204 people"
+    assert who_took_part(40, None, "animals", "published") == "40 animals"
+    assert who_took_part(300, None, "people", "protocol") == "300 people (planned)"
+    assert who_took_part(5210, 12, "people", "published") == "5,210 people; 12 studies"
+    assert who_took_part(None, 1500, "people", "published") == "1,500 studies"
+    assert who_took_part(None, None, "people", "published") == "Not reported"
 
 
 # --- structured data (JSON-LD) ------------------------------------------------------------

@@ -114,13 +114,17 @@ class BibliographyPages:
     resolved: ResolvedSite  # what `page` makes the pages of
     references: Mapping[str, Reference]  # by key
     member_of: Mapping[str, tuple[ListLink, ...]]  # the filtered lists each reference is in
+    # Each reference page's downloads, made once with `exported` (which holds them anyway):
+    # making them again for every page took about a third of a reference page's values.
+    page_downloads: Mapping[str, tuple[Download, ...]]
 
     def page(self, key: str) -> ReferencePage:
         """The reference page of `key`, made when asked for: render asks in the worker that
         renders the page, so the build's own process never holds every one of them (their
         JSON-LD, citation tags and links: about 76 MB at 10,000 references)."""
         reference = self.references[key]
-        return _reference_page(self.resolved, reference, self.member_of.get(key, ()), [])
+        filters = self.member_of.get(key, ())
+        return _reference_page(self.resolved, reference, filters, self.page_downloads[key])
 
     def listing(self) -> tuple[DownloadFile, ...]:
         """Every download, not yet made: the whole bibliography's files first, then each
@@ -222,9 +226,8 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         link = ListLink(listed.kind, listed.label, listed.url)
         for key in listed.keys:
             member_of.setdefault(key, []).append(link)
-    for key in order:
-        # Each reference page's downloads, noted in order; the page is made later (`page`).
-        _page_downloads(urls, by_key[key], of_pages)
+    # Each reference page's downloads, noted in order; the page is made later (`page`).
+    page_downloads = {key: _page_downloads(urls, by_key[key], of_pages) for key in order}
     return BibliographyPages(
         keys=tuple(order),
         filters=tuple(filters),
@@ -236,6 +239,7 @@ def bibliography_pages(resolved: ResolvedSite) -> BibliographyPages:
         resolved=resolved,
         references=MappingProxyType(by_key),
         member_of=MappingProxyType({k: tuple(v) for k, v in member_of.items()}),
+        page_downloads=MappingProxyType(page_downloads),
     )
 
 
@@ -280,12 +284,15 @@ def _reference_page(
     resolved: ResolvedSite,
     reference: Reference,
     filters: tuple[ListLink, ...],
-    exported: list[_Exported],
+    downloads: tuple[Download, ...],
 ) -> ReferencePage:
     urls = resolved.urls
     key = reference.key
     url = urls.reference(key)
     studies = resolved.studies_by_reference.get(key, ())
+    # Each made once for the page, its JSON-LD and its citation tags.
+    links = identifier_links(reference)
+    date = _iso_date(reference)
     return ReferencePage(
         key=key,
         url=url,
@@ -294,11 +301,11 @@ def _reference_page(
         formatted=resolved.formatted[key],
         source_kind=source_kind(reference),
         studies=studies,
-        links=identifier_links(reference),
+        links=links,
         cited_by=resolved.cited_by.get(key, ()),
-        downloads=_page_downloads(urls, reference, exported),
-        structured_data=structured_data(reference, urls.absolute(url), studies),
-        meta=highwire_meta(reference),
+        downloads=downloads,
+        structured_data=structured_data(reference, urls.absolute(url), studies, links, date),
+        meta=highwire_meta(reference, date),
         filters=filters,
     )
 
@@ -325,10 +332,15 @@ def _iso_date(reference: Reference) -> str:
 
 
 def structured_data(
-    reference: Reference, page_url: str, studies: Sequence[Study]
+    reference: Reference,
+    page_url: str,
+    studies: Sequence[Study],
+    links: Sequence[IdentifierLink],
+    date: str,
 ) -> dict[str, Any]:
     """schema.org JSON-LD: a MedicalScholarlyArticle when we summarise it as a study of
-    medicine or it appeared in a journal, otherwise a ScholarlyArticle."""
+    medicine or it appeared in a journal, otherwise a ScholarlyArticle. `links` and `date`:
+    the reference's `identifier_links` and `_iso_date`."""
     medical = bool(studies) or reference.entry_type == "article"
     item: dict[str, Any] = {
         "@context": "https://schema.org",
@@ -342,8 +354,8 @@ def structured_data(
         item["author"] = [_person(n) for n in reference.authors]
     if reference.editors:
         item["editor"] = [_person(n) for n in reference.editors]
-    if _iso_date(reference):
-        item["datePublished"] = _iso_date(reference)
+    if date:
+        item["datePublished"] = date
     container = reference.get("journal") or reference.get("journaltitle")
     if container:
         periodical: dict[str, Any] = {"@type": "Periodical", "name": container}
@@ -360,7 +372,6 @@ def structured_data(
     publisher = reference.get("publisher") or reference.get("institution")
     if publisher:
         item["publisher"] = {"@type": "Organization", "name": publisher}
-    links = identifier_links(reference)
     identifiers = [
         {"@type": "PropertyValue", "propertyID": link.label, "value": link.value}
         for link in links
@@ -382,8 +393,9 @@ def structured_data(
     return item
 
 
-def highwire_meta(reference: Reference) -> tuple[tuple[str, str], ...]:
-    """Highwire Press tags, as Google Scholar's inclusion guidelines name them."""
+def highwire_meta(reference: Reference, date: str) -> tuple[tuple[str, str], ...]:
+    """Highwire Press tags, as Google Scholar's inclusion guidelines name them. `date`: the
+    reference's `_iso_date`."""
     meta: list[tuple[str, str]] = [("citation_title", reference.get("title"))]
     for name in reference.authors:
         if name.literal:
@@ -391,7 +403,6 @@ def highwire_meta(reference: Reference) -> tuple[tuple[str, str], ...]:
         else:
             family = " ".join(p for p in (name.particle, name.family) if p)
             meta.append(("citation_author", ", ".join(p for p in (family, name.given) if p)))
-    date = _iso_date(reference)
     if date:
         meta.append(("citation_publication_date", date.replace("-", "/")))
     container_tag = {

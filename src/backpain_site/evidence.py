@@ -241,6 +241,23 @@ def level_of(design: str, subjects: str, status: str) -> Level:
     return LEVELS[DESIGNS[design].level]
 
 
+def who_took_part(
+    participants: int | None, included_studies: int | None, subjects: str, status: str
+) -> str:
+    """How many took part, in plain words: "1,204 people (planned); 12 studies".
+
+    A function, not a template macro: study tables show it for every study, and a macro call
+    for each row cost about a tenth of a condition page's rendering.
+    """
+    told = []
+    if participants is not None:
+        planned = " (planned)" if status != "published" else ""
+        told.append(f"{participants:,} {'animals' if subjects == 'animals' else 'people'}{planned}")
+    if included_studies is not None:
+        told.append(f"{included_studies:,} studies")
+    return "; ".join(told) or "Not reported"
+
+
 def caveats(design: str, subjects: str, status: str) -> tuple[str, ...]:
     """Every warning a reader needs before trusting a study, strongest first, no repeats."""
     found = [DESIGNS[design].caveat]
