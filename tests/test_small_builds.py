@@ -188,6 +188,30 @@ def _folder_as_it_is(folder: Path) -> tuple[dict[str, FileRecord], dict[str, int
     return files, folders
 
 
+def _edited_twice(generated: Path, tmp_path: Path) -> Path:
+    """A copy of the generated project, built whole, then two of its studies edited (each a
+    fast edit): the live site and the spare folder both exist, as the record says."""
+    root = tmp_path / "project"
+    shutil.copytree(generated, root)
+    assert not _cached(root)
+    for index in (2, 5):
+        _edit(root, index, f"A new sentence in study {index}.")
+        assert _cached(root)
+    return root
+
+
+def _assert_the_record_describes_both_folders(root: Path) -> None:
+    cache = BuildCache.for_project(root)
+    record, spare = cache.record, cache.spare_tree()
+    assert isinstance(record, BuildRecord) and spare is not None
+    for folder, recorded in ((root / "_site", record.live), (root / "._site.previous", spare)):
+        files, folders = _folder_as_it_is(folder)
+        assert dict(recorded.files) == files
+        assert dict(recorded.folders) == folders
+        stat = os.stat(folder)
+        assert (recorded.device, recorded.inode) == (stat.st_dev, stat.st_ino)
+
+
 def test_after_fast_edits_the_record_describes_both_folders_exactly(
     generated: Path, tmp_path: Path
 ) -> None:
@@ -197,18 +221,7 @@ def test_after_fast_edits_the_record_describes_both_folders_exactly(
     for number, index in enumerate((2, 5, 2, 7)):
         _edit(root, index, f"A short new sentence, number {number}.")
         assert _cached(root)
-        cache = BuildCache.for_project(root)
-        record, spare = cache.record, cache.spare_tree()
-        assert isinstance(record, BuildRecord) and spare is not None
-        for folder, recorded in (
-            (root / "_site", record.live),
-            (root / "._site.previous", spare),
-        ):
-            files, folders = _folder_as_it_is(folder)
-            assert dict(recorded.files) == files
-            assert dict(recorded.folders) == folders
-            stat = os.stat(folder)
-            assert (recorded.device, recorded.inode) == (stat.st_dev, stat.st_ino)
+        _assert_the_record_describes_both_folders(root)
 
 
 def test_a_fast_edit_renames_the_live_tree_file_and_an_unmatched_set_is_no_record(
@@ -245,13 +258,8 @@ def test_a_fast_edit_renames_the_live_tree_file_and_an_unmatched_set_is_no_recor
 
 
 def test_a_spare_tree_file_not_the_records_is_not_used(generated: Path, tmp_path: Path) -> None:
-    root = tmp_path / "project"
-    shutil.copytree(generated, root)
+    root = _edited_twice(generated, tmp_path)
     folder = root / ".cache" / "backpain_site"
-    assert not _cached(root)
-    for index in (2, 5):
-        _edit(root, index, f"A new sentence in study {index}.")
-        assert _cached(root)
     # The spare tree is read only when needed: one that is not the record's is not used, and
     # the writer compares the spare folder's files themselves, as for a folder it never saw.
     (folder / "spare.record").write_bytes((folder / "live.record").read_bytes())
@@ -259,12 +267,7 @@ def test_a_spare_tree_file_not_the_records_is_not_used(generated: Path, tmp_path
     assert cache.record is not None and cache.spare_tree() is None
     _edit(root, 7, "A third new sentence.")
     assert _cached(root)
-    record = BuildCache.for_project(root)
-    spare = record.spare_tree()
-    assert record.record is not None and spare is not None
-    for site, recorded in ((root / "_site", record.record.live), (root / "._site.previous", spare)):
-        files, folders = _folder_as_it_is(site)
-        assert dict(recorded.files) == files and dict(recorded.folders) == folders
+    _assert_the_record_describes_both_folders(root)
 
 
 def test_an_edit_after_the_spare_folder_changed_by_hand_publishes_no_scratch_file(
@@ -274,20 +277,14 @@ def test_an_edit_after_the_spare_folder_changed_by_hand_publishes_no_scratch_fil
     # already a link to the live file must not be linked again: renaming a link over another
     # link to the same file does nothing, and the staging name stayed, in the published site
     # (339 of them at 40 studies, before).
-    root = tmp_path / "project"
-    shutil.copytree(generated, root)
-    assert not _cached(root)
-    for index in (2, 5):
-        _edit(root, index, f"A new sentence in study {index}.")
-        assert _cached(root)
+    root = _edited_twice(generated, tmp_path)
     (root / "._site.previous" / "stray.txt").write_text("left here by hand", encoding="utf-8")
     _edit(root, 7, "A third new sentence.")
     assert _cached(root)
     for site in (root / "_site", root / "._site.previous"):
         assert [p.name for p in site.rglob(".*")] == []
-    files, _ = _folder_as_it_is(root / "_site")
-    assert "stray.txt" not in files
-    assert files == dict(BuildCache.for_project(root).record.live.files)  # type: ignore[union-attr]
+    assert not (root / "_site" / "stray.txt").exists()
+    _assert_the_record_describes_both_folders(root)
 
 
 def test_a_build_with_nothing_to_do_imports_no_stage(generated: Path, tmp_path: Path) -> None:
