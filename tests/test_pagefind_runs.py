@@ -14,7 +14,7 @@ import pytest
 
 from backpain_site import writer
 from backpain_site.output_tree import records_of
-from backpain_site.search_index import Shard, indexed
+from backpain_site.search_index import Shard, index_files_among, indexed, indexed_among
 from test_search_index import (  # the same project and helpers as the other search tests
     STUDIES,
     cached,
@@ -76,9 +76,11 @@ def test_records_read_from_columns_are_the_records(project: Path) -> None:
     record = recorded(site)
     read_back = pickle.loads(pickle.dumps(record))  # as the next build reads it: columns
     expected = {p: r for p, r in record.files.items() if indexed(p)}
-    assert records_of(read_back.files, indexed) == expected
-    assert records_of(record.files, indexed) == expected
-    assert records_of(read_back.files, lambda path: False) == {}
+    assert records_of(read_back.files, indexed_among) == expected
+    assert records_of(record.files, indexed_among) == expected
+    assert records_of(read_back.files, lambda paths: []) == {}
+    index = {p: r for p, r in record.files.items() if p.startswith("pagefind/")}
+    assert index and records_of(read_back.files, index_files_among) == index
     assert len(os.listdir(site)) > 0
 
 

@@ -361,11 +361,14 @@ def digests_at(
 
 
 def records_of(
-    files: Mapping[str, FileRecord], wanted: Callable[[str], bool]
+    files: Mapping[str, FileRecord], select: Callable[[Sequence[str]], Iterable[int]]
 ) -> dict[str, FileRecord]:
-    """The records of the paths of `files` that are `wanted`, made from a record's columns when
-    it was read back, so that the others are never decoded (the search index of an edit needs
-    a tenth of the live site's records, before Pagefind can start)."""
-    if not isinstance(files, _ColumnFiles):
-        return {path: record for path, record in files.items() if wanted(path)}
-    return {path: files.row(at) for at, path in enumerate(files.columns()[0]) if wanted(path)}
+    """The records of the files at the positions `select` picks among the paths of `files`
+    (in their order), made from a record's columns when it was read back, so that the others
+    are never decoded (the search index of an edit needs a third of the live site's records,
+    while Pagefind runs beside it)."""
+    if isinstance(files, _ColumnFiles):
+        paths = files.columns()[0]
+        return {paths[at]: files.row(at) for at in select(paths)}
+    listed = tuple(files)
+    return {listed[at]: files[listed[at]] for at in select(listed)}

@@ -59,6 +59,7 @@ _PART_PREFIX = f"{INDEX_FOLDER}/part-"
 
 
 _NOT_INDEXED_FOLDERS = ("references/", f"{INDEX_FOLDER}/")
+_INDEX_FILES = f"{INDEX_FOLDER}/"
 
 
 def indexed(path: str) -> bool:
@@ -81,6 +82,12 @@ def indexed_among(paths: Sequence[str]) -> list[int]:
         and path not in _NOT_INDEXED
         and not path.startswith(_NOT_INDEXED_FOLDERS)
     ]
+
+
+def index_files_among(paths: Sequence[str]) -> list[int]:
+    """The positions of the search index's own files (`bundle_of` finds their shard) among
+    `paths`, found as `indexed_among` finds pages: without a call for each path."""
+    return [at for at, path in enumerate(paths) if path.startswith(_INDEX_FILES)]
 
 
 def indexed_pages(outputs: Mapping[PurePosixPath, bytes]) -> dict[str, bytes]:

@@ -55,6 +55,7 @@ from .search_index import (
     Plan,
     Shard,
     bundle_files,
+    index_files_among,
     indexed,
     indexed_among,
     indexed_pages,
@@ -1041,9 +1042,7 @@ def _positions_of(path: str) -> Callable[[Sequence[str]], list[int]]:
 
 def _indexed_files(live: TreeRecord) -> tuple[dict[str, bytes], dict[str, FileRecord]]:
     """The indexed pages of a site as recorded (their digests), and its search index files."""
-    found = records_of(live.files, lambda path: indexed(path) or _in_search_index(path))
-    pages = {path: record.digest for path, record in found.items() if indexed(path)}
-    return pages, {path: record for path, record in found.items() if _in_search_index(path)}
+    return digests_at(live.files, indexed_among), records_of(live.files, index_files_among)
 
 
 @dataclass(frozen=True)
@@ -1097,7 +1096,8 @@ def _start_search_index(
     it (the others are the live site's, carried over), taking over the runs of `started` when
     they index exactly the pages wanted. The files of more than one shard are kept on disk
     beside `out_dir` as each run ends, not held (an edit's one shard is held: it is small)."""
-    pages = {p: _digest_of(s) for p, s in wanted.items() if indexed(p)}
+    paths = tuple(wanted)
+    pages = {paths[at]: _digest_of(wanted[paths[at]]) for at in indexed_among(paths)}
     before, index = _indexed_files(live) if live is not None else (None, {})
     planned = plan(pages, before, index, intact)
     stale = {s.number: s for s in planned.stale}
