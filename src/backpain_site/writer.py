@@ -760,12 +760,12 @@ def _update_locked(
         elif started is not None:
             started.cancel()
         sync = _Sync(target, out_dir, trusted)
-        sync.run(wanted, lambda path: not _in_search_index(path))
+        sync.run(wanted, index=False)
         if meanwhile is not None:
             meanwhile()
         if pending is not None:
             index = _join_search_index(pending)
-            sync.run(_linked_where_same(index, intact), _in_search_index)
+            sync.run(_linked_where_same(index, intact), index=True)
             pending.discard()
         os.chmod(target, 0o755)
         record = tree_record(target, sync.files, known_times, folders_of(sync.touched))
@@ -832,6 +832,11 @@ def _in_search_index(path: str) -> bool:
     return path.startswith(SEARCH_INDEX_FOLDER + "/")
 
 
+def _in_site(path: str) -> bool:
+    """Whether `path` is one of the site's own files (not its search index's)."""
+    return not _in_search_index(path)
+
+
 def _trusted_files(
     folder: Path, record: TreeRecord | None, live: TreeRecord | None
 ) -> dict[str, FileRecord] | None:
@@ -874,8 +879,9 @@ class _Sync:
         # only these folders' times are read again for the record (tree_record).
         self.touched: set[str] = set()
 
-    def run(self, wanted: _Wanted, in_scope: Callable[[str], bool]) -> None:
-        present = self._present(in_scope)
+    def run(self, wanted: _Wanted, index: bool) -> None:
+        """Bring the folder's search index files (`index`), or its other files, to `wanted`."""
+        present = self._present(index)
         for relative in sorted(wanted):
             source = wanted[relative]
             digest = _digest_of(source)
@@ -910,12 +916,23 @@ class _Sync:
             self.touched.add(relative)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.folder}/{relative}")
-        self._prune(present, in_scope)
+        self._prune(present, _in_search_index if index else _in_site)
 
-    def _present(self, in_scope: Callable[[str], bool]) -> dict[str, Any]:
-        """What the folder holds in scope: its trusted record, or (unknown) every file found."""
+    def _present(self, index: bool) -> dict[str, Any]:
+        """What the folder holds of the search index (`index`) or of the rest of the site: its
+        trusted record, or (unknown) every file found."""
         if self.trusted is not None:
-            return {path: r for path, r in self.trusted.items() if in_scope(path)}
+            # Split by position: a test per file of 60,000, for each of the two scopes, took
+            # about 40 ms of CPU beside Pagefind in a fast edit at 10,000 studies.
+            paths = tuple(self.trusted)
+            in_index = [paths[at] for at in index_files_among(paths)]
+            if index:
+                return {path: self.trusted[path] for path in in_index}
+            present: dict[str, Any] = dict(self.trusted)
+            for path in in_index:
+                del present[path]
+            return present
+        in_scope = _in_search_index if index else _in_site
         found: dict[str, Any] = {}
         for dirpath, _, filenames in os.walk(self.folder):
             here = os.path.relpath(dirpath, self.folder)
