@@ -22,7 +22,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from backpain_site import build as build_module
-from backpain_site import incremental, prefetch, writer
+from backpain_site import (
+    edit_path,
+    incremental,
+    load,
+    prefetch,
+    readability,
+    render,
+    resolve,
+    writer,
+)
 from backpain_site.incremental import BuildCache
 
 STARTED = time.perf_counter()
@@ -59,13 +68,16 @@ def main() -> None:
     for module, name, label in (
         (incremental, "scan_inputs", "inputs noted"),
         (prefetch, "run_jobs", "pool jobs (see progress order)"),
-        (build_module, "load_site", "load"),
-        (build_module, "resolve", "resolve"),
-        (build_module, "check_readability", "reading grades"),
-        (build_module, "render", "render"),
-        (build_module, "edit_build", "fast edit path (None: not taken) incl. its write"),
+        # build() imports its stages when it runs, from their own modules: wrapped there.
+        (load, "load_site", "load"),
+        (resolve, "resolve", "resolve"),
+        (readability, "check_readability", "reading grades"),
+        (render, "render", "render"),
+        (edit_path, "edit_build", "fast edit path (None: not taken) incl. its write"),
         (writer, "_join_search_index", "waiting for the search index (Pagefind runs alongside)"),
-        (incremental, "update_site", "write (incl. search index)"),
+        (writer, "update_site", "write (incl. search index), without a cache"),
+        (incremental, "update_site", "write (incl. search index), with the cache"),
+        (incremental.BuildCache, "finish", "the cache saved"),
     ):
         _timed(module, name, label)
     cache = None if args.no_cache else BuildCache.for_project(args.project)
