@@ -123,14 +123,12 @@ class _RecordHead:
     all name each other (a build killed between two of them) is no record: the next build
     does the whole work."""
 
-    options: Options
-    inputs: Mapping[str, InputRecord]
-    recorded_ns: int
-    pages: Mapping[str, Fingerprint]
-    summary: Summary | None
-    snapshot: bytes
+    record: BuildRecord  # its trees left out (`_NO_TREE`, None)
     live: bytes  # the id in `live.record`
     spare: bytes  # the id in `spare.record` (b"": no spare tree)
+
+
+_NO_TREE = TreeRecord(0, 0, {}, {})  # stands for a tree kept in a file of its own
 
 
 @dataclass(frozen=True)
@@ -150,33 +148,11 @@ def _read_record(disk: CacheFolder) -> tuple[BuildRecord | None, bytes, bytes]:
     live = disk.read_record(LIVE)
     if not isinstance(live, _TreeFile) or live.id != head.live:
         return None, b"", b""
-    return (
-        BuildRecord(
-            head.options,
-            head.inputs,
-            head.recorded_ns,
-            head.pages,
-            live.tree,
-            None,
-            head.summary,
-            head.snapshot,
-        ),
-        live.id,
-        head.spare,
-    )
+    return replace(head.record, live=live.tree), live.id, head.spare
 
 
 def _head_of(record: BuildRecord, live: bytes, spare: bytes) -> _RecordHead:
-    return _RecordHead(
-        record.options,
-        record.inputs,
-        record.recorded_ns,
-        record.pages,
-        record.summary,
-        record.snapshot,
-        live,
-        spare,
-    )
+    return _RecordHead(replace(record, live=_NO_TREE, spare=None), live, spare)
 
 
 def _input_files(folder: str, relative: str, into: list[tuple[str, str]]) -> None:
