@@ -25,13 +25,14 @@ import hashlib
 import hmac
 import io
 import mmap
+import os
 import pickle
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -78,23 +79,61 @@ def code_version() -> str:
     """What, besides its inputs, decides a build's output: this package and its libraries."""
     hasher = hashlib.blake2b(FORMAT, digest_size=16)
     hasher.update(sys.version.encode())
+    installed = _installed_distributions()
     names = set(_LIBRARIES)
-    try:
-        for requirement in metadata.requires("backpain_site") or ():
-            if "extra ==" not in requirement:
-                names.add(_requirement_name(requirement))
-    except metadata.PackageNotFoundError:  # run from a source tree (build.py) without installing
-        pass
+    own = installed.get("backpain_site")
+    if own is not None:  # not when run from a source tree (build.py) without installing
+        names.update(_required_by(own[1]))
     for name in sorted(names):
-        try:
-            version = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            version = "-"
-        hasher.update(f"{name}={version};".encode())
+        found = installed.get(_normalised(name))
+        hasher.update(f"{name}={found[0] if found else '-'};".encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.glob("*.py")):
         hasher.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return hasher.hexdigest()
+
+
+def _installed_distributions() -> dict[str, tuple[str, Path]]:
+    """The version and metadata folder of every distribution installed on `sys.path`, by
+    normalised name, the first found winning (as `importlib.metadata.version` finds them).
+
+    Read from the folders' names (`jinja2-3.1.6.dist-info`): every build starts with this,
+    and importing importlib.metadata (with the email package it parses metadata with) and
+    asking it for 15 versions took about 25 ms."""
+    found: dict[str, tuple[str, Path]] = {}
+    for entry in sys.path:
+        try:
+            names = [e.name for e in os.scandir(entry or ".")]
+        except OSError:
+            continue
+        for name in sorted(names):
+            if name.endswith(".dist-info"):
+                stem = name.removesuffix(".dist-info")
+            elif name.endswith(".egg-info"):
+                stem = name.removesuffix(".egg-info").split("-py", 1)[0]
+            else:
+                continue
+            project, _, version = stem.partition("-")
+            if version:
+                found.setdefault(_normalised(project), (version, Path(entry or ".") / name))
+    return found
+
+
+def _required_by(metadata_folder: Path) -> set[str]:
+    """The names of the distributions a distribution requires (not those of its extras)."""
+    try:
+        text = (metadata_folder / "METADATA").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    return {
+        _requirement_name(line.removeprefix("Requires-Dist:").strip())
+        for line in text.split("\n\n", 1)[0].splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    }
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def _requirement_name(requirement: str) -> str:
