@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path, PurePosixPath
@@ -18,6 +19,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from backpain_site import search_index, writer
+from backpain_site.bibliography import load_bibliography
 from backpain_site.build import BuildResult, build
 from backpain_site.incremental import BuildCache
 from backpain_site.output_tree import (
@@ -205,7 +207,9 @@ def test_a_plan_carries_over_every_shard_whose_pages_did_not_change(
 
 def test_reference_pages_are_found_through_the_pages_that_cite_them(tmp_path: Path) -> None:
     """Not indexing the bibliography loses nothing a reader can search for: the real site's
-    every reference title is in the indexed text of a page that cites it."""
+    every reference title and author is in the indexed text of a page that cites it, while
+    the formatted citations (journals, volumes, pages, identifiers) and the boilerplate
+    around them are not indexed."""
     site = tmp_path / "site"
     cold(REPO, site)
     indexed_text = fragments(site)
@@ -227,6 +231,19 @@ def test_reference_pages_are_found_through_the_pages_that_cite_them(tmp_path: Pa
         titles.append(" ".join(heading.get_text(" ").split()))
     assert len(titles) >= 20
     assert [t for t in titles if t not in text] == []
+    bib = REPO / "content" / "references.bib"
+    references, _ = load_bibliography(bib.read_text(encoding="utf-8"), str(bib))
+    families = {n.family or n.literal for r in references for n in r.authors or r.editors}
+    assert len(families) >= 20
+    assert sorted(f for f in families if f not in text) == []
+    for left_out in ("doi.org", "doi:", "About this source", "Download these references"):
+        assert left_out not in text
+    # A formatted citation's "2009;18(1):610-627", and journals' names (of more than one word:
+    # "Trials" is also a word of the text).
+    assert re.search(r"\b(19|20)\d\d;\d", text) is None
+    journals = {j for r in references if len((j := r.get("journal")).split()) > 1}
+    assert len(journals) >= 5
+    assert sorted(j for j in journals if j in text and j not in " ".join(titles)) == []
     assert page_counts(site) == [len(indexed_text)]
     assert json.loads((site / MANIFEST).read_text())["merge"] == []
 
