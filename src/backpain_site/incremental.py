@@ -598,7 +598,8 @@ class BuildCache:
         # and the pages written (on a quiet machine about 0.2 s sooner done at 10,000 studies).
         search = start_search_index(outputs, out_dir, record.live)
         try:
-            live = check_tree(out_dir, record.live)
+            # Its files only (20,000 folders less, about 50 ms beside Pagefind): see check_tree.
+            live = check_tree(out_dir, record.live, folders=False)
             if len(live.intact) != len(record.live.files):
                 search.cancel()
                 return None

@@ -10,6 +10,7 @@ so the record follows the folder when the writer swaps the live site with the pr
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from array import array
 from collections.abc import (
@@ -251,16 +252,20 @@ def tree_record(
     files: Mapping[str, FileRecord],
     known: Mapping[str, int] | None = None,
     touched: Iterable[str] = (),
+    folders: set[str] | None = None,
 ) -> TreeRecord:
-    """Record `folder` as holding exactly `files` (taken after the last write into it).
+    """Record `folder` as holding exactly `files` (taken after the last write into it; kept
+    as they are if they are columns, `joined_files`, else copied).
 
     `known`: the folders' times as checked before the writes (check_tree found them all as
     recorded), when only the `touched` folders may have changed since: only those are read
     again. A folder's time changes only when an entry in it is added, removed or renamed.
+    `folders`: `folders_of(files)`, when it was worked out already.
     """
     status = os.stat(folder)
     base = str(folder)
-    folders = folders_of(files)
+    if folders is None:
+        folders = folders_of(files)
     if known is not None and folders == known.keys():
         times = dict(known)
         again: Iterable[str] = {t for t in touched if t in times}
@@ -269,21 +274,63 @@ def tree_record(
         again = folders
     for relative in again:
         times[relative] = os.stat(f"{base}/{relative}").st_mtime_ns
-    return TreeRecord(status.st_dev, status.st_ino, dict(files), times)
+    kept = files if isinstance(files, _ColumnFiles) else dict(files)
+    return TreeRecord(status.st_dev, status.st_ino, kept, times)
 
 
-def check_tree(folder: Path, record: TreeRecord | None, *, files: bool = True) -> TreeCheck:
+@dataclass(frozen=True)
+class FilesPart:
+    """Files of a record made in two parts (`part_of`, `joined_files`): a fast edit works out
+    the site's own files while Pagefind works, and after it only the search index's."""
+
+    count: int  # how many files
+    columns: _Columns | None  # `_columns_of` them
+    folders: set[str]  # `folders_of` them
+
+
+def part_of(files: Mapping[str, FileRecord]) -> FilesPart:
+    return FilesPart(len(files), _columns_of(files), folders_of(files))
+
+
+def joined_files(
+    first: FilesPart, files: Mapping[str, FileRecord]
+) -> tuple[Mapping[str, FileRecord], set[str], dict[str, FileRecord]]:
+    """All of `files`, whose first `first.count` entries are the `first` part, as columns
+    (when both parts have them), their folders (the rest's worked out now, not the first
+    part's again), and the rest."""
+    rest = dict(itertools.islice(files.items(), first.count, None))
+    folders = first.folders | folders_of(rest)
+    more = _columns_of(rest)
+    if first.columns is None or more is None:
+        return files, folders, rest
+    paths, digests, sizes, mtimes, inodes = first.columns
+    joined: _Columns = (
+        paths + more[0],
+        digests + more[1],
+        sizes + more[2],
+        mtimes + more[3],
+        inodes + more[4],
+    )
+    return _ColumnFiles(joined), folders, rest
+
+
+def check_tree(
+    folder: Path, record: TreeRecord | None, *, files: bool = True, folders: bool = True
+) -> TreeCheck:
     """Which recorded files are still intact, and which folders changed since the record.
 
     With `files=False` only the folders are checked (a spare tree whose files are the live
-    tree's own, hard-linked, is checked through the live tree).
+    tree's own, hard-linked, is checked through the live tree); with `folders=False` only
+    the files, and no folder is said to have changed (a fast edit makes the new site in the
+    spare folder, so a file added to the live one cannot reach it; the spare folder's own
+    check finds it when the live folder is the spare one, after the edit).
     """
     if record is None or folder_identity(folder) != (record.device, record.inode):
         return UNKNOWN
     base = str(folder)
     stat = os.stat
     changed: set[str] = set()
-    for relative, mtime_ns in record.folders.items():
+    for relative, mtime_ns in record.folders.items() if folders else ():
         try:
             if stat(f"{base}/{relative}").st_mtime_ns != mtime_ns:
                 changed.add(relative)
@@ -314,6 +361,17 @@ def check_tree(folder: Path, record: TreeRecord | None, *, files: bool = True) -
         return TreeCheck(record.files, frozenset(changed))
     intact = {path: r for path, r in record.files.items() if path not in broken}
     return TreeCheck(intact, frozenset(changed))
+
+
+def files_not_in(record: TreeRecord, inodes: set[int]) -> list[str]:
+    """The paths of the record's files whose inode is not among `inodes` (from its columns
+    when it was read back: a fast edit picks the few files of the spare folder that are not
+    the live folder's own from 60,000, beside Pagefind)."""
+    columns = _columns_of(record.files)
+    if columns is None:
+        return [path for path, r in record.files.items() if r.inode not in inodes]
+    paths, found = columns[0], columns[4]
+    return [paths[at] for at, inode in enumerate(found) if inode not in inodes]
 
 
 def inodes_of(record: TreeRecord) -> set[int]:
