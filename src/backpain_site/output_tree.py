@@ -325,8 +325,24 @@ def check_tree(
     spare folder, so a file added to the live one cannot reach it; the spare folder's own
     check finds it when the live folder is the spare one, after the edit).
     """
+    return check_from(record, tree_changes(folder, record, files=files, folders=folders))
+
+
+@dataclass(frozen=True)
+class TreeChanges:
+    """What `tree_changes` found: small, so that a forked child can send it (forked.Ahead)."""
+
+    broken: frozenset[str]  # recorded files not as recorded (changed, replaced or gone)
+    changed_folders: frozenset[str]  # folders whose entries may differ from the record
+
+
+def tree_changes(
+    folder: Path, record: TreeRecord | None, *, files: bool = True, folders: bool = True
+) -> TreeChanges | None:
+    """The recorded files and folders of `folder` that are not as `record` has them (None:
+    the record is of another folder, or there is none); `check_from` makes the check."""
     if record is None or folder_identity(folder) != (record.device, record.inode):
-        return UNKNOWN
+        return None
     base = str(folder)
     stat = os.stat
     changed: set[str] = set()
@@ -337,7 +353,7 @@ def check_tree(
         except OSError:
             changed.add(relative)
     if not files:
-        return TreeCheck(record.files, frozenset(changed))
+        return TreeChanges(frozenset(), frozenset(changed))
     # Straight from the columns (when the record was read back): 50,000 files are checked
     # without making a record object for each.
     columns = _columns_of(record.files)
@@ -357,10 +373,24 @@ def check_tree(
             continue
         if status.st_ino != inode or status.st_mtime_ns != mtime_ns or status.st_size != size:
             broken.add(relative)
-    if not broken:
-        return TreeCheck(record.files, frozenset(changed))
+    return TreeChanges(frozenset(broken), frozenset(changed))
+
+
+def check_from(record: TreeRecord | None, changes: TreeChanges | None) -> TreeCheck:
+    """The `check_tree` of a folder whose `tree_changes` against `record` are `changes`."""
+    if record is None or changes is None:
+        return UNKNOWN
+    if not changes.broken:
+        return TreeCheck(record.files, changes.changed_folders)
+    broken = changes.broken
     intact = {path: r for path, r in record.files.items() if path not in broken}
-    return TreeCheck(intact, frozenset(changed))
+    return TreeCheck(intact, changes.changed_folders)
+
+
+def as_dict(files: Mapping[str, FileRecord]) -> Mapping[str, FileRecord]:
+    """`files`, looked up as a dict (a record read back makes its records first): a fast edit
+    looks up 70,000 paths in the live site's record, each through a method otherwise."""
+    return files._made() if isinstance(files, _ColumnFiles) else files
 
 
 def files_not_in(record: TreeRecord, inodes: set[int]) -> list[str]:

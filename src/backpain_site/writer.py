@@ -39,7 +39,7 @@ from .output_tree import (
     ROOT,
     FileRecord,
     TreeRecord,
-    check_tree,
+    as_dict,
     digests_at,
     file_digest,
     files_not_in,
@@ -50,6 +50,7 @@ from .output_tree import (
     part_of,
     record_of,
     records_of,
+    tree_changes,
     tree_record,
 )
 from .search_index import (
@@ -677,6 +678,7 @@ def update_site(
     staged: StagedSite | SpillFolder | None = None,
     started: SearchIndexRun | None = None,
     meanwhile: Callable[[], object] | None = None,
+    spare_check: Callable[[], frozenset[str] | None] | None = None,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
 
@@ -689,6 +691,8 @@ def update_site(
     where it indexed the pages wanted, cancelled otherwise.
     `meanwhile`: called once, before the site is put in place: while Pagefind works, when
     the build waits for it.
+    `spare_check`: gives `untrusted_in_spare` of the spare folder, `spare` and `live`, when
+    it was worked out ahead (forked.Ahead); without it, it is worked out here.
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -708,6 +712,7 @@ def update_site(
             started,
             staged.files if isinstance(staged, SpillFolder) else {},
             meanwhile,
+            spare_check,
         )
 
 
@@ -723,12 +728,13 @@ def _update_locked(
     started: SearchIndexRun | None = None,
     spilled: Mapping[str, Spilled] | None = None,
     meanwhile: Callable[[], object] | None = None,
+    spare_check: Callable[[], frozenset[str] | None] | None = None,
 ) -> Updated:
     if live is not None and folder_identity(out_dir) != (live.device, live.inode):
         live = None
     fresh = not out_dir.exists()
     before = intact  # the live site's files as recorded (None: not known)
-    intact = intact or {}
+    intact = as_dict(intact) if intact else {}
     staged_files = dict(staged.files) if staged is not None else {}
     trusted: dict[str, FileRecord] | None
     known_times: Mapping[str, int] | None = None
@@ -745,7 +751,12 @@ def _update_locked(
     else:
         target = spare_folder(out_dir)
         there = target.is_dir()
-        trusted = _trusted_files(target, spare, live) if there else {}
+        untrusted = (
+            spare_check()
+            if spare_check is not None
+            else untrusted_in_spare(target, spare, live, _broken_in(live, before))
+        )
+        trusted = _trusted_files(spare, untrusted) if there else {}
         target.mkdir(exist_ok=True)
         if there and trusted is not None and spare is not None:
             # Every folder's time was just found as recorded (_trusted_files): only those of
@@ -768,7 +779,7 @@ def _update_locked(
         # of them changed, so that after it only the search index's files are worked out
         # (about 60 ms less after Pagefind in a fast edit at 10,000 studies).
         site = part_of(sync.files)
-        changed = _changed(sync.files.items(), before)
+        changed = _changed(sync.files.items(), intact if before is not None else None)
         if meanwhile is not None:
             meanwhile()
         if pending is not None:
@@ -778,7 +789,7 @@ def _update_locked(
         os.chmod(target, 0o755)
         files, folders, index_files = joined_files(site, sync.files)
         if changed is not None:
-            changed += _changed(index_files.items(), before) or 0
+            changed += _changed(index_files.items(), intact) or 0
         record = tree_record(target, files, known_times, folders_of(sync.touched), folders)
     except BaseException:
         if pending is not None:
@@ -848,21 +859,29 @@ def _in_site(path: str) -> bool:
     return not _in_search_index(path)
 
 
-def _trusted_files(
-    folder: Path, record: TreeRecord | None, live: TreeRecord | None
-) -> dict[str, FileRecord] | None:
-    """The spare folder's files as recorded, or None when its record cannot be trusted.
+def untrusted_in_spare(
+    folder: Path,
+    record: TreeRecord | None,
+    live: TreeRecord | None,
+    live_broken: Collection[str] = (),
+) -> frozenset[str] | None:
+    """The spare folder's recorded files that are not as recorded, or None when its record
+    cannot be trusted at all (`_trusted_files` from these).
 
     A folder whose entries changed, or another folder, is not trusted (it will be compared
     file by file). Files shared with the live site (one inode) are checked through the live
-    site; the few others are checked here.
+    site, as intact unless they are among its `live_broken` files (found changed: a file
+    written to in place changes in both folders); the others are checked here.
     """
-    check = check_tree(folder, record, files=False)
-    if not check.exact or record is None:
+    changes = tree_changes(folder, record, files=False)
+    if changes is None or changes.changed_folders or record is None:
         return None
+    shared = inodes_of(live) if live is not None else set()
+    if live is not None and live_broken:
+        shared -= {live.files[path].inode for path in live_broken if path in live.files}
     base = str(folder)
     untrusted = set()
-    for relative in files_not_in(record, inodes_of(live) if live is not None else set()):
+    for relative in files_not_in(record, shared):
         expected = record.files[relative]
         try:
             status = os.stat(f"{base}/{relative}")
@@ -872,6 +891,22 @@ def _trusted_files(
         now = (status.st_ino, status.st_size, status.st_mtime_ns)
         if now != (expected.inode, expected.size, expected.mtime_ns):
             untrusted.add(relative)
+    return frozenset(untrusted)
+
+
+def _broken_in(live: TreeRecord | None, intact: Mapping[str, FileRecord] | None) -> set[str]:
+    """The live site's recorded files that its check did not find `intact` (a subset)."""
+    if live is None or intact is None or len(intact) == len(live.files):
+        return set()
+    return set(live.files) - set(intact)
+
+
+def _trusted_files(
+    record: TreeRecord | None, untrusted: frozenset[str] | None
+) -> dict[str, FileRecord] | None:
+    """The spare folder's files as recorded but the `untrusted` ones (None: none at all)."""
+    if record is None or untrusted is None:
+        return None
     if not untrusted:
         return dict(record.files.items())
     return {path: file for path, file in record.files.items() if path not in untrusted}
