@@ -40,11 +40,17 @@ _PATH = list(sys.path)
 def _version_with(folder: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The code version with `folder` first on the import path (and the path as it was)."""
     monkeypatch.setattr(sys, "path", [str(folder), *_PATH])
-    cache.code_version.cache_clear()
+    _forget()
     try:
         return cache.code_version()
     finally:
-        cache.code_version.cache_clear()
+        _forget()
+
+
+def _forget() -> None:
+    """Both are worked out once a process (the code that runs does not change meanwhile)."""
+    cache.code_version.cache_clear()
+    _installed_distributions.cache_clear()
 
 
 def test_a_library_found_first_on_the_path_with_another_version_changes_it(
@@ -56,9 +62,11 @@ def test_a_library_found_first_on_the_path_with_another_version_changes_it(
     shadow = tmp_path / "shadow"
     (shadow / "Markdown-0.0.1.dist-info").mkdir(parents=True)
     monkeypatch.setattr(sys, "path", [str(shadow), *_PATH])
+    _forget()
     assert _installed_distributions()["markdown"] == ("0.0.1", shadow / "Markdown-0.0.1.dist-info")
     assert _version_with(shadow, monkeypatch) != before
     assert _version_with(empty, monkeypatch) == before
+    assert cache.installed_version("Markdown") == metadata.version("markdown")
 
 
 def test_requirements_are_read_without_their_extras(tmp_path: Path) -> None:

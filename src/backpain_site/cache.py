@@ -85,14 +85,21 @@ def code_version() -> str:
     if own is not None:  # not when run from a source tree (build.py) without installing
         names.update(_required_by(own[1]))
     for name in sorted(names):
-        found = installed.get(_normalised(name))
-        hasher.update(f"{name}={found[0] if found else '-'};".encode())
+        hasher.update(f"{name}={installed_version(name)};".encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.glob("*.py")):
         hasher.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return hasher.hexdigest()
 
 
+def installed_version(name: str) -> str:
+    """The version of the distribution `name` installed (as importlib.metadata.version gives
+    it, without importing it), or "-" when none is."""
+    found = _installed_distributions().get(_normalised(name))
+    return found[0] if found else "-"
+
+
+@functools.cache  # once per process, as code_version
 def _installed_distributions() -> dict[str, tuple[str, Path]]:
     """The version and metadata folder of every distribution installed on `sys.path`, by
     normalised name, the first found winning (as `importlib.metadata.version` finds them).

@@ -27,15 +27,16 @@ search page itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import PurePosixPath
 from typing import TypeVar
 
+from .cache import installed_version
 from .output_tree import FileRecord, file_digest
 
 T = TypeVar("T")
@@ -101,8 +102,12 @@ def shard_count(pages: int) -> int:
 
 def shard_of(path: str, count: int) -> int:
     """A page's shard: a hash of its path, so it depends on nothing else (not on other pages)."""
-    number = int.from_bytes(hashlib.blake2b(path.encode(), digest_size=8).digest(), "big")
-    return number % count
+    return _path_hash(path) % count
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a fast edit lays the 10,000 pages out twice
+def _path_hash(path: str) -> int:
+    return int.from_bytes(hashlib.blake2b(path.encode(), digest_size=8).digest(), "big")
 
 
 def folder_of(shard: int, primary: int) -> str:
@@ -199,7 +204,7 @@ def manifest_of(shards: tuple[Shard, ...]) -> bytes:
     """The bytes of MANIFEST for these shards (`layout`): the list of merged shards, with
     what made them (a changed one re-indexes every shard)."""
     merged = [s.folder.removeprefix(INDEX_FOLDER + "/") + "/" for s in shards if not s.primary]
-    version = metadata.version("pagefind")
+    version = installed_version("pagefind")
     return json.dumps({"format": FORMAT, "pagefind": version, "merge": merged}).encode() + b"\n"
 
 
