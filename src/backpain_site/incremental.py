@@ -142,7 +142,7 @@ _NO_TREE = TreeRecord(0, 0, {}, {})  # stands for a tree kept in a file of its o
 class _TreeFile:
     id: bytes
     tree: TreeRecord
-    folder: str = ""  # the output folder it is a record of (absolute): see `_checked_ahead`
+    folder: str  # the output folder it is a record of (absolute): see `_checked_ahead`
 
 
 @dataclass(frozen=True)
@@ -371,30 +371,22 @@ class BuildCache:
             self.end_checks()
         return check_tree(out_dir, live, folders=False)
 
-    def _spare_check(self, out_dir: Path) -> Callable[[], frozenset[str] | None] | None:
-        """For update_site (`spare_check`), once `_live_files_check` took the live folder's:
-        `untrusted_in_spare` of the spare folder as the child found it when it checked the
-        spare tree this build reads (`spare_tree`), else worked out then."""
-        checks = self._checks
-        if checks is None:
+    def _spare_checked(self) -> tuple[frozenset[str] | None] | None:
+        """For update_site (`spare_checked`), once `_live_files_check` took the live folder's
+        and `spare_tree` read the spare tree: the child's `untrusted_in_spare` of the spare
+        folder when it checked that very tree file, else None (update_site checks it)."""
+        if self._checks is None:
             return None
-
-        def spare_check() -> frozenset[str] | None:
-            record = self.record
-            tree = self.spare_tree()
-            found = checks.take()
-            self.end_checks()
-            if (
-                found is not None
-                and isinstance(checked := found[0], _SpareChecked)
-                and checked.spare_id
-                and checked.spare_id == self._spare_read
-            ):
-                return checked.untrusted
-            live = record.live if record is not None else None
-            return untrusted_in_spare(spare_folder(out_dir.absolute()), tree, live)
-
-        return spare_check
+        found = self._checks.take()
+        self.end_checks()
+        if (
+            found is not None
+            and isinstance(checked := found[0], _SpareChecked)
+            and checked.spare_id
+            and checked.spare_id == self._spare_read
+        ):
+            return (checked.untrusted,)
+        return None
 
     def end_checks(self) -> None:
         """Stop the checks begun ahead, if not used (by a whole build, which checks the
@@ -718,17 +710,18 @@ class BuildCache:
                 del kept[paths[at]]
             for path in outputs:
                 kept.pop(str(path), None)
+            spare = self.spare_tree()
             updated = update_site(
                 outputs,
                 kept,
                 out_dir,
                 record.live,
-                self.spare_tree(),
+                spare,
                 intact=live.intact,
                 search_index=True,
                 started=search,
                 meanwhile=write_head,
-                spare_check=self._spare_check(out_dir),
+                spare_checked=self._spare_checked(),
             )
         except BaseException:
             search.cancel()

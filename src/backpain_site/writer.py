@@ -679,7 +679,7 @@ def update_site(
     staged: StagedSite | SpillFolder | None = None,
     started: SearchIndexRun | None = None,
     meanwhile: Callable[[], object] | None = None,
-    spare_check: Callable[[], frozenset[str] | None] | None = None,
+    spare_checked: tuple[frozenset[str] | None] | None = None,
 ) -> Updated:
     """Make `out_dir` hold `outputs` plus the `kept` files of the live site, and nothing else.
 
@@ -692,8 +692,8 @@ def update_site(
     where it indexed the pages wanted, cancelled otherwise.
     `meanwhile`: called once, before the site is put in place: while Pagefind works, when
     the build waits for it.
-    `spare_check`: gives `untrusted_in_spare` of the spare folder, `spare` and `live`, when
-    it was worked out ahead (forked.Ahead); without it, it is worked out here.
+    `spare_checked`: `untrusted_in_spare` of the spare folder, `spare` and `live` (in a
+    tuple), when it was worked out ahead (forked.Ahead); without it, it is worked out here.
     """
     out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -713,7 +713,7 @@ def update_site(
             started,
             staged.files if isinstance(staged, SpillFolder) else {},
             meanwhile,
-            spare_check,
+            spare_checked,
         )
 
 
@@ -729,7 +729,7 @@ def _update_locked(
     started: SearchIndexRun | None = None,
     spilled: Mapping[str, Spilled] | None = None,
     meanwhile: Callable[[], object] | None = None,
-    spare_check: Callable[[], frozenset[str] | None] | None = None,
+    spare_checked: tuple[frozenset[str] | None] | None = None,
 ) -> Updated:
     if live is not None and folder_identity(out_dir) != (live.device, live.inode):
         live = None
@@ -752,12 +752,14 @@ def _update_locked(
     else:
         target = spare_folder(out_dir)
         there = target.is_dir()
-        untrusted = (
-            spare_check()
-            if spare_check is not None
-            else untrusted_in_spare(target, spare, live, _broken_in(live, before))
-        )
-        trusted = _trusted_files(spare, untrusted) if there else {}
+        trusted = {}
+        if there:
+            untrusted = (
+                spare_checked[0]
+                if spare_checked is not None
+                else untrusted_in_spare(target, spare, live, _broken_in(live, before))
+            )
+            trusted = _trusted_files(spare, untrusted)
         target.mkdir(exist_ok=True)
         if there and trusted is not None and spare is not None:
             # Every folder's time was just found as recorded (_trusted_files): only those of
